@@ -1,0 +1,48 @@
+// What the BuildVariant workflow sends to the runStep activity and gets back. Only keys,
+// paths and small values travel through Temporal: logs and artifacts stay on disk.
+import { z } from 'zod';
+import { Step, Toolchain } from '../dsl/plan';
+
+export const StepOutputs = z.object({
+  /** Every file the step produced, relative to its output directory. */
+  files: z.array(z.object({ path: z.string(), sha256: z.string().length(64), size: z.number().int().min(0) })),
+  /** Small structured results (an image's digest, a verdict, a lock's summary). */
+  values: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const StepInput = z.object({
+  buildId: z.string().min(1),
+  variantId: z.string().min(1),
+  toolchain: Toolchain,
+  step: Step,
+  /** Store keys of the steps this one needs, by step id. */
+  inputs: z.record(z.string(), z.string().length(64)),
+});
+
+export const StepResult = z.object({
+  /** Content-addressed store key under which the outputs live. */
+  key: z.string().length(64),
+  /** True when the outputs came from the store and nothing was spawned. */
+  cached: z.boolean(),
+  outputDir: z.string(),
+  outputs: StepOutputs,
+  logPath: z.string(),
+  durationMs: z.number().min(0),
+});
+
+/** The details an activity heartbeats; a retried attempt reads the last one back. */
+export const StepProgress = z.object({
+  phase: z.string(),
+  /** 0..1 when the tool reports it, otherwise absent. */
+  fraction: z.number().min(0).max(1).optional(),
+  lastLine: z.string().optional(),
+  pid: z.number().int().optional(),
+});
+
+export type StepInput = z.infer<typeof StepInput>;
+export type StepResult = z.infer<typeof StepResult>;
+export type StepOutputs = z.infer<typeof StepOutputs>;
+export type StepProgress = z.infer<typeof StepProgress>;
+
+/** Error types the workflow treats as "retrying cannot help". */
+export const NON_RETRYABLE_ERRORS = ['BadInput', 'PolicyViolation', 'UnsupportedStep'] as const;

@@ -1,0 +1,54 @@
+// Where sborka keeps its state and which Temporal it talks to, read once from the
+// environment. Defaults give the one-machine setup: embedded dev server, local store.
+import * as path from 'node:path';
+import { z } from 'zod';
+
+const PROJECT_ROOT = path.resolve(__dirname, '..', __dirname.includes(`${path.sep}build${path.sep}`) ? '..' : '.');
+
+export const Config = z.object({
+  projectRoot: z.string(),
+  /** Everything a run writes: Temporal's SQLite file, the store, logs. */
+  stateDir: z.string(),
+  storeDir: z.string(),
+  logDir: z.string(),
+  temporal: z.object({
+    /** host:port; undefined means "start or reuse the embedded dev server". */
+    address: z.string().optional(),
+    namespace: z.string().default('default'),
+    apiKey: z.string().optional(),
+    tls: z
+      .object({ serverRootCaPath: z.string().optional(), clientCertPath: z.string(), clientKeyPath: z.string() })
+      .optional(),
+    /** The pinned Temporal CLI used for the embedded server. */
+    cliPath: z.string(),
+    embeddedPort: z.number().int().min(1).max(65535),
+    embeddedUiPort: z.number().int().min(1).max(65535),
+  }),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+export type Config = z.infer<typeof Config>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const stateDir = path.resolve(env.SBORKA_STATE_DIR ?? path.join(PROJECT_ROOT, '.state'));
+  const tlsCert = env.TEMPORAL_TLS_CERT;
+  const tlsKey = env.TEMPORAL_TLS_KEY;
+  return Config.parse({
+    projectRoot: PROJECT_ROOT,
+    stateDir,
+    storeDir: path.resolve(env.SBORKA_STORE_DIR ?? path.join(stateDir, 'store')),
+    logDir: path.resolve(env.SBORKA_LOG_DIR ?? path.join(stateDir, 'logs')),
+    temporal: {
+      address: env.TEMPORAL_ADDRESS || undefined,
+      namespace: env.TEMPORAL_NAMESPACE || 'default',
+      apiKey: env.TEMPORAL_API_KEY || undefined,
+      tls:
+        tlsCert && tlsKey
+          ? { serverRootCaPath: env.TEMPORAL_TLS_CA || undefined, clientCertPath: tlsCert, clientKeyPath: tlsKey }
+          : undefined,
+      cliPath: env.SBORKA_TEMPORAL_CLI ?? path.join(PROJECT_ROOT, '.tools', 'temporal', 'bin', 'temporal'),
+      embeddedPort: Number(env.SBORKA_TEMPORAL_PORT ?? 7233),
+      embeddedUiPort: Number(env.SBORKA_TEMPORAL_UI_PORT ?? 8233),
+    },
+    logLevel: env.SBORKA_LOG_LEVEL ?? 'info',
+  });
+}
