@@ -1,0 +1,40 @@
+import { parseCommandArgs } from '../args';
+import { EXIT, UserError, type Command } from '../command';
+import { CliContext } from '../context';
+import { parseDurationFlag, parseSizeFlag } from '../durations';
+import { formatBytes, keysInUse } from '../../service/store-usage';
+import { gcStore, StepStore } from '../../activities';
+
+const usage = 'sborka gc [--max-age 14d] [--max-size 100G] [--dry-run]';
+
+export const gcCommand: Command = {
+  name: 'gc',
+  summary: 'remove old store entries by age or total size; never what a running build uses',
+  usage,
+  async run(args, io) {
+    const { values } = parseCommandArgs(
+      args,
+      { 'max-age': { type: 'string' }, 'max-size': { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+      usage,
+    );
+    if (!values['max-age'] && !values['max-size']) throw new UserError('say what to keep: --max-age and/or --max-size', EXIT.usage);
+    const ctx = new CliContext();
+    try {
+      const protectedKeys = await keysInUse(await ctx.client());
+      const result = await gcStore(new StepStore(ctx.config.storeDir), {
+        maxAgeMs: values['max-age'] ? parseDurationFlag('max-age', values['max-age']) : undefined,
+        maxTotalBytes: values['max-size'] ? parseSizeFlag('max-size', values['max-size']) : undefined,
+        protectedKeys,
+        dryRun: values['dry-run'],
+      });
+      const verb = values['dry-run'] ? 'would remove' : 'removed';
+      for (const r of result.removed) io.stdout.write(`${verb} ${r.key} (${r.kind}, ${formatBytes(r.bytes)}, last used ${r.lastUsed})\n`);
+      io.stdout.write(
+        `${verb} ${result.removed.length} entries, ${formatBytes(result.freedBytes)}; kept ${result.keptEntries} (${formatBytes(result.keptBytes)}), ${protectedKeys.size} in use by running builds\n`,
+      );
+      return EXIT.ok;
+    } finally {
+      await ctx.close();
+    }
+  },
+};

@@ -1,0 +1,60 @@
+// Operator actions on a waiting step, and cancelling a whole build.
+import { parseCommandArgs, requirePositional } from '../args';
+import { EXIT, type Command } from '../command';
+import { CliContext } from '../context';
+import { cancelBuild, operatorAction, type OperatorAction } from '../../service/builds';
+
+const ACTIONS: Record<OperatorAction, string> = {
+  retry: 'run the waiting step again (after fixing its cause)',
+  skip: 'skip the waiting step, where the recipe allows it (tests)',
+  abort: 'fail the waiting variant with the step\'s error; logs and finished outputs are kept',
+};
+
+function operatorCommand(action: OperatorAction): Command {
+  const usage = `sborka ${action} <build-id> [--variant V] [--step S] [--reason TEXT]`;
+  return {
+    name: action,
+    summary: ACTIONS[action],
+    usage,
+    async run(args, io) {
+      const { values, positionals } = parseCommandArgs(
+        args,
+        { variant: { type: 'string' }, step: { type: 'string' }, reason: { type: 'string' } },
+        usage,
+      );
+      const [buildId] = requirePositional(positionals, 1, usage);
+      const ctx = new CliContext();
+      try {
+        const reason = values.reason ?? `${action} by ${process.env.USER ?? 'operator'} from the command line`;
+        const reply = await operatorAction(await ctx.client(), buildId!, action, { ...values, reason });
+        io.stdout.write(`${reply.variantId}: ${reply.action} ${reply.step}\n`);
+        return EXIT.ok;
+      } finally {
+        await ctx.close();
+      }
+    },
+  };
+}
+
+export const retryCommand = operatorCommand('retry');
+export const skipCommand = operatorCommand('skip');
+export const abortCommand = operatorCommand('abort');
+
+const cancelUsage = 'sborka cancel <build-id>';
+export const cancelCommand: Command = {
+  name: 'cancel',
+  summary: 'cancel a running build; running steps are stopped and their processes killed',
+  usage: cancelUsage,
+  async run(args, io) {
+    const { positionals } = parseCommandArgs(args, {}, cancelUsage);
+    const [buildId] = requirePositional(positionals, 1, cancelUsage);
+    const ctx = new CliContext();
+    try {
+      await cancelBuild(await ctx.client(), buildId!);
+      io.stdout.write(`cancel requested: ${buildId}\n`);
+      return EXIT.ok;
+    } finally {
+      await ctx.close();
+    }
+  },
+};

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// `sborka <command> [args]`: dispatches to one module per command under cli/commands/.
+import { EXIT, UserError, type CliIo, type Command } from './command';
+import { COMMANDS } from './commands';
+
+function help(io: CliIo): void {
+  io.stdout.write('usage: sborka <command> [options]\n\ncommands:\n');
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  for (const c of COMMANDS) io.stdout.write(`  ${c.name.padEnd(width)}  ${c.summary}\n`);
+  io.stdout.write('\n`sborka <command> --help` shows a command\'s usage.\n');
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    help(io);
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  const command: Command | undefined = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    io.stderr.write(`sborka: unknown command "${name}" (sborka help lists them)\n`);
+    return EXIT.usage;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout.write(`${command.summary}\nusage: ${command.usage}\n`);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (e) {
+    if (e instanceof UserError) {
+      io.stderr.write(`sborka ${name}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    // Not a stack trace for the person: the cause, and where the details are.
+    const err = e as Error;
+    io.stderr.write(`sborka ${name}: ${err.message ?? String(e)}\n`);
+    if (process.env.SBORKA_DEBUG) io.stderr.write(`${err.stack}\n`);
+    return EXIT.internal;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() }).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`sborka: ${String(e)}\n`);
+      process.exit(EXIT.internal);
+    },
+  );
+}
