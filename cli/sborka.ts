@@ -10,6 +10,16 @@ function help(io: CliIo): void {
   io.stdout.write('\n`sborka <command> --help` shows a command\'s usage.\n');
 }
 
+/** The message and every cause under it: Temporal wraps the reason (a validator's refusal) as the cause. */
+export function describeError(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e; cur && parts.length < 5; cur = (cur as { cause?: unknown }).cause) {
+    const message = cur instanceof Error ? cur.message : String(cur);
+    if (message && !parts.includes(message)) parts.push(message);
+  }
+  return parts.join(': ') || String(e);
+}
+
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [name, ...args] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
@@ -34,7 +44,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     }
     // Not a stack trace for the person: the cause, and where the details are.
     const err = e as Error;
-    io.stderr.write(`sborka ${name}: ${err.message ?? String(e)}\n`);
+    io.stderr.write(`sborka ${name}: ${describeError(e)}\n`);
     if (process.env.SBORKA_DEBUG) io.stderr.write(`${err.stack}\n`);
     return EXIT.internal;
   }
