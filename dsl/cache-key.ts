@@ -23,8 +23,11 @@ export interface CacheKeyInput {
   inputs: Record<string, string>;
   /** The toolchain adapter, e.g. { name: 'debian', version: '1' }. */
   toolchain: { name: string; version: string };
+  /** Digest of files read from the host instead of the store (absent for most steps). */
+  host?: string;
 }
 
 export function stepCacheKey(input: CacheKeyInput): string {
-  return sha256Hex(canonicalJson({ kind: input.kind, params: input.params, inputs: input.inputs, toolchain: input.toolchain }));
+  const { kind, params, inputs, toolchain, host } = input;
+  return sha256Hex(canonicalJson(host === undefined ? { kind, params, inputs, toolchain } : { kind, params, inputs, toolchain, host }));
 }

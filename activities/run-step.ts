@@ -1,0 +1,188 @@
+// The runStep activity: one step of a variant. Cache lookup first (a hit spawns nothing),
+// otherwise the kind's executor writes into a staging directory that is committed to the
+// store; every attempt, hit or failure gets a ledger line and keeps its log.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
+import { stepCacheKey } from '../dsl/cache-key';
+import type { Config } from '../service/config';
+import { badInput, stepFailed, unsupportedStep } from './failures';
+import { throttledHeartbeat } from './heartbeat';
+import { defaultRegistry } from './kinds/core';
+import type { KindContext, KindExecutor, KindRegistry } from './kinds/registry';
+import { appendLedger, type LedgerEntry } from './ledger';
+import { reapAbandonedStaging, STAGING_ENV } from './orphans';
+import { runChecked } from './process-runner';
+import { StepInput, StepProgress, StepResult } from './step-contract';
+import { appendLogLines, stepLogPath } from './step-log';
+import { StepStore, type StoreEntry } from './store';
+
+export interface RunStepDeps {
+  config: Config;
+  logger: Logger;
+  /** Defaults to the core kinds; toolchain adapters pass a registry extended with theirs. */
+  registry?: KindRegistry;
+  /** Between SIGTERM and SIGKILL when a step is cancelled. */
+  killGraceMs?: number;
+  /** Heartbeat rate limit. */
+  heartbeatIntervalMs?: number;
+}
+
+export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<StepResult> {
+  const store = new StepStore(deps.config.storeDir);
+  const registry = deps.registry ?? defaultRegistry();
+
+  return async function runStep(raw: StepInput): Promise<StepResult> {
+    const ctx = Context.current();
+    const parsed = StepInput.safeParse(raw);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`);
+      throw badInput(`runStep got a bad input: ${problems.join('; ')}`);
+    }
+    const input = parsed.data;
+    const { step, toolchain } = input;
+    const attempt = ctx.info.attempt;
+    const logPath = stepLogPath(deps.config.logDir, input.buildId, input.variantId, step.id);
+    const logger = deps.logger.child({ buildId: input.buildId, variantId: input.variantId, stepId: step.id, kind: step.kind, attempt });
+    const started = Date.now();
+    const pids: number[] = [];
+    const ledger = (outcome: LedgerEntry['outcome'], key: string | undefined, error?: string) =>
+      appendLedger(deps.config.storeDir, {
+        buildId: input.buildId, variantId: input.variantId, stepId: step.id, kind: step.kind, key, attempt, outcome,
+        startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, pids, workerPid: process.pid,
+        ...(error === undefined ? {} : { error: error.slice(0, 2000) }),
+      });
+
+    if (attempt > 1) {
+      const previous = StepProgress.safeParse(ctx.info.heartbeatDetails);
+      const reached = previous.success ? JSON.stringify(previous.data) : 'no heartbeat';
+      logger.info({ previous: previous.success ? previous.data : undefined }, 'retrying step');
+      await appendLogLines(logPath, [`--- sborka: attempt ${attempt}; the previous attempt last reported ${reached}`]);
+    }
+
+    const missing = step.needs.filter((n) => input.inputs[n] === undefined);
+    if (missing.length > 0) throw badInput(`step "${step.id}": inputs lack the steps it needs: ${missing.join(', ')}`);
+
+    const executor = registry.resolve(toolchain.name, step.kind);
+    let key: string | undefined;
+    try {
+      if (!executor) throw unsupportedStep(step.kind, toolchain.name);
+      key = step.cacheable
+        ? stepCacheKey({ kind: step.kind, params: step.params, inputs: input.inputs, toolchain, host: await hostDigest(executor, step, deps.config) })
+        : undefined;
+    } catch (err) {
+      const failure = asFailure(err, step.id);
+      await appendLogLines(logPath, [`--- sborka: attempt ${attempt} failed: ${firstLine(failure.message)}`]);
+      await ledger('failed', undefined, failure.message);
+      throw failure;
+    }
+    if (key !== undefined) {
+      const hit = await store.lookup(key);
+      if (hit) {
+        await appendLogLines(logPath, [`--- sborka: attempt ${attempt}: cached, store key ${key}`]);
+        await ledger('cached', key);
+        logger.debug({ key }, 'cache hit');
+        return result(hit, true, logPath, started);
+      }
+    }
+
+    const heartbeat = throttledHeartbeat<StepProgress>((d) => ctx.heartbeat(d), { minIntervalMs: deps.heartbeatIntervalMs ?? 1000 });
+    let current: StepProgress = { phase: 'starting' };
+    const progress = (update: Partial<StepProgress>) => {
+      current = { ...current, ...update };
+      if (update.lastLine !== undefined) current.lastLine = update.lastLine.slice(0, 200); // details stay small
+      heartbeat.update(current);
+    };
+    let staging: Awaited<ReturnType<StepStore['createStaging']>> | undefined;
+    try {
+      const inputs: Record<string, StoreEntry> = {};
+      for (const [stepId, inputKey] of Object.entries(input.inputs)) {
+        const entry = await store.lookup(inputKey);
+        if (!entry) {
+          throw badInput(`step "${step.id}": input "${stepId}" (store key ${inputKey}) is not in the store at ${deps.config.storeDir}; it was removed or this worker uses another store`);
+        }
+        inputs[stepId] = entry;
+      }
+      await reapAbandonedStaging(store);
+      staging = await store.createStaging();
+      const { workDir, dir: stagingDir } = staging;
+      progress({ phase: 'running' });
+      const kindCtx: KindContext = {
+        step, toolchain, inputs, outputsDir: staging.outputsDir, workDir, logPath, attempt, logger,
+        signal: ctx.cancellationSignal, config: deps.config,
+        progress,
+        run: (argv, options = {}) =>
+          runChecked({
+            argv, logPath, attempt, logger, signal: ctx.cancellationSignal, killGraceMs: deps.killGraceMs,
+            cwd: options.cwd ?? workDir,
+            env: { ...baseEnv(workDir), ...options.env, [STAGING_ENV]: stagingDir },
+            nonRetryableExitCodes: options.nonRetryableExitCodes,
+            onSpawn: (pid) => {
+              pids.push(pid);
+              progress({ pid });
+            },
+            onLine: options.onLine ?? ((line) => progress({ lastLine: line })),
+          }),
+      };
+      const { values } = await executor!.execute(kindCtx);
+      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+      progress({ phase: 'storing' });
+      const entry = await store.commit(staging, { key, kind: step.kind, values });
+      staging = undefined;
+      await ledger('succeeded', entry.key);
+      return result(entry, false, logPath, started);
+    } catch (err) {
+      if (staging) await store.discard(staging);
+      const cancelled = err instanceof CancelledFailure || ctx.cancellationSignal.aborted;
+      const failure = cancelled ? asCancelled(err, ctx.cancellationSignal) : asFailure(err, step.id);
+      await appendLogLines(logPath, [`--- sborka: attempt ${attempt} ${cancelled ? 'cancelled' : 'failed'}: ${firstLine(failure.message)}`]);
+      await ledger(cancelled ? 'cancelled' : 'failed', key, failure.message);
+      logger.warn({ err: failure.message }, cancelled ? 'step cancelled' : 'step failed');
+      throw failure;
+    } finally {
+      heartbeat.stop();
+    }
+  };
+}
+
+/** A host file that vanished is the recipe's problem, not one a retry fixes. */
+async function hostDigest(executor: KindExecutor, step: StepInput['step'], config: Config): Promise<string | undefined> {
+  try {
+    return await executor.hostInputs?.(step, config);
+  } catch (err) {
+    if (err instanceof ApplicationFailure) throw err;
+    throw badInput(`step "${step.id}": cannot read its host inputs: ${(err as Error).message}`);
+  }
+}
+
+/** Programs get a small, fixed environment: nothing of the worker's (credentials, locale) leaks in. */
+function baseEnv(workDir: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: workDir,
+    TMPDIR: workDir,
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
+    TZ: 'UTC',
+  };
+}
+
+function result(entry: StoreEntry, cached: boolean, logPath: string, started: number): StepResult {
+  return { key: entry.key, cached, outputDir: entry.outputsDir, outputs: entry.manifest.outputs, logPath, durationMs: Date.now() - started };
+}
+
+function asCancelled(err: unknown, signal: AbortSignal): CancelledFailure {
+  if (err instanceof CancelledFailure) return err;
+  return signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure('step cancelled');
+}
+
+/** Temporal failures pass as they are; anything else (a full disk, a bug) becomes a retryable StepFailed. */
+function asFailure(err: unknown, stepId: string): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return stepFailed(`step "${stepId}": ${message}`);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? '';
+}

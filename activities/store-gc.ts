@@ -1,0 +1,72 @@
+// Store garbage collection: by age and/or total size, least recently used first. Keys that
+// running builds use are protected by the caller; recently used entries are protected here,
+// because a step may have just got a hit and be about to hand the entry to the next step.
+import { reapAbandonedStaging } from './orphans';
+import type { StepStore, StoreEntryInfo } from './store';
+
+export interface GcOptions {
+  /** Remove entries not used for longer than this. */
+  maxAgeMs?: number;
+  /** Then remove least recently used entries until the store holds at most this many bytes. */
+  maxTotalBytes?: number;
+  /** Never removed: the keys running builds use. */
+  protectedKeys?: ReadonlySet<string>;
+  /** Entries used more recently than this are never removed. */
+  minIdleMs?: number;
+  dryRun?: boolean;
+  now?: number;
+}
+
+export interface GcResult {
+  removed: Array<{ key: string; kind: string; bytes: number; lastUsed: string }>;
+  freedBytes: number;
+  keptBytes: number;
+  keptEntries: number;
+  /** Abandoned staging directories of dead writers that were cleaned. */
+  staleStaging: number;
+}
+
+export async function gcStore(store: StepStore, options: GcOptions): Promise<GcResult> {
+  const now = options.now ?? Date.now();
+  const minIdleMs = options.minIdleMs ?? 10 * 60_000;
+  const protectedKeys = options.protectedKeys ?? new Set<string>();
+  const entries = (await store.list()).sort((a, b) => a.lastUsedMs - b.lastUsedMs);
+  const removable = (e: StoreEntryInfo) => !protectedKeys.has(e.key) && now - e.lastUsedMs >= minIdleMs;
+
+  const doomed = new Set<StoreEntryInfo>();
+  if (options.maxAgeMs !== undefined) {
+    for (const e of entries) if (removable(e) && now - e.lastUsedMs > options.maxAgeMs) doomed.add(e);
+  }
+  if (options.maxTotalBytes !== undefined) {
+    let total = entries.reduce((sum, e) => (doomed.has(e) ? sum : sum + e.bytes), 0);
+    for (const e of entries) {
+      if (total <= options.maxTotalBytes) break;
+      if (doomed.has(e) || !removable(e)) continue;
+      doomed.add(e);
+      total -= e.bytes;
+    }
+  }
+
+  const result: GcResult = { removed: [], freedBytes: 0, keptBytes: 0, keptEntries: 0, staleStaging: 0 };
+  for (const e of entries) {
+    if (!doomed.has(e)) {
+      result.keptBytes += e.bytes;
+      result.keptEntries += 1;
+      continue;
+    }
+    if (!options.dryRun) {
+      // A step may have hit the entry since it was listed: then it is in use, keep it.
+      const used = await store.lastUsedMs(e.key);
+      if (used !== undefined && used > e.lastUsedMs) {
+        result.keptBytes += e.bytes;
+        result.keptEntries += 1;
+        continue;
+      }
+      if (!(await store.remove(e.key))) continue;
+    }
+    result.removed.push({ key: e.key, kind: e.kind, bytes: e.bytes, lastUsed: new Date(e.lastUsedMs).toISOString() });
+    result.freedBytes += e.bytes;
+  }
+  if (!options.dryRun) result.staleStaging = await reapAbandonedStaging(store);
+  return result;
+}
