@@ -10,5 +10,7 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!(chevrotain|@chevrotain|lodash-es)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  // @chevrotain/* export only an "import" condition, which jest's CommonJS resolver skips.
+  moduleNameMapper: { '^@chevrotain/([a-z-]+)$': '<rootDir>/node_modules/@chevrotain/$1/lib/src/api.js' },
   testTimeout: 120000,
 };

@@ -3,9 +3,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parsePlan, PlanError, type BuildPlan } from '../dsl/plan';
-import { EXIT, UserError } from './command';
+import { planProduct } from '../dsl/planner';
+import { EXIT, UserError, type CliIo } from './command';
+import { chooseProducts, compileRecipe, RECIPE_EXTENSION } from './recipe-files';
 
-export function loadPlans(file: string, cwd: string, _opts: { product?: string; arch?: string } = {}): BuildPlan[] {
+export function loadPlans(file: string, io: CliIo, opts: { product?: string; arches?: string[] } = {}): BuildPlan[] {
+  const cwd = io.cwd;
   const full = path.resolve(cwd, file);
   if (!fs.existsSync(full)) throw new UserError(`${file}: no such file`, EXIT.usage);
   if (full.endsWith('.json')) {
@@ -22,5 +25,13 @@ export function loadPlans(file: string, cwd: string, _opts: { product?: string; 
       throw e;
     }
   }
-  throw new UserError(`${file}: expected a recipe (.sborka) or a build plan (.json)`, EXIT.usage);
+  if (!full.endsWith(RECIPE_EXTENSION)) throw new UserError(`${file}: expected a recipe (${RECIPE_EXTENSION}) or a build plan (.json)`, EXIT.usage);
+  const c = compileRecipe(file, io);
+  return chooseProducts(c, file, opts.product, 'all').map((product) => {
+    try {
+      return planProduct(c, product, { arches: opts.arches ?? [] });
+    } catch (e) {
+      throw new UserError((e as Error).message, EXIT.usage);
+    }
+  });
 }

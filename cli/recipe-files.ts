@@ -2,8 +2,9 @@
 // on the command line) for check, plan and fmt.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import type { SourceHost } from '../dsl/compile';
-import { EXIT, UserError } from './command';
+import { compile, type Compilation, type SourceHost } from '../dsl/compile';
+import { renderDiagnostics } from '../dsl/diagnostics';
+import { EXIT, UserError, type CliIo } from './command';
 
 export const RECIPE_EXTENSION = '.sborka';
 
@@ -49,4 +50,31 @@ export function expandRecipeArgs(args: readonly string[], cwd: string): string[]
     out.push(...found.sort().map((p) => relative(cwd, p)));
   }
   return out;
+}
+
+/** Compiles one recipe (and its imports), printing its diagnostics; errors end the command. */
+export function compileRecipe(file: string, io: CliIo): Compilation {
+  const c = compile([file], fileHost(io.cwd));
+  if (c.diagnostics.length > 0) io.stderr.write(renderDiagnostics(c.diagnostics, c.sources));
+  if (c.errorCount > 0) throw new UserError(`${file}: ${c.errorCount} error${c.errorCount === 1 ? '' : 's'}; nothing was planned`);
+  return c;
+}
+
+/**
+ * The products a command acts on: the one named with --product, else those the file itself
+ * declares (not its imports). `one` demands exactly one.
+ */
+export function chooseProducts(c: Compilation, file: string, named: string | undefined, how: 'one' | 'all'): string[] {
+  if (named) {
+    if (!c.variants.has(named)) {
+      throw new UserError(`\`${named}\` is not a buildable product of ${file}; these are: ${c.buildable.join(', ') || '(none)'}`, EXIT.usage);
+    }
+    return [named];
+  }
+  const declaredHere = c.buildable.filter((n) => c.decls.products.get(n)?.file === c.files[c.files.length - 1]?.path);
+  if (declaredHere.length === 0) throw new UserError(`${file} declares no buildable product (one with an \`output\`)`, EXIT.usage);
+  if (how === 'one' && declaredHere.length > 1) {
+    throw new UserError(`${file} declares ${declaredHere.length} products: choose one with --product (${declaredHere.join(', ')})`, EXIT.usage);
+  }
+  return declaredHere;
 }

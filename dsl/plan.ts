@@ -2,17 +2,12 @@
 // planner (dsl/planner.ts) or written by hand for small demo plans.
 import { z } from 'zod';
 import { STEP_PARAMS, StepKind } from './step-params';
+// Shared with the product model and step params; they live apart to keep imports acyclic.
+import { Arch, Name, Owner, Schedule } from './plan-schemas';
+
+export { Arch, Name, Owner, Schedule };
 
 export const PLAN_VERSION = 1;
-
-/** Names that end up in file names, task queues and workflow ids. */
-export const Name = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9._+-]{0,127}$/, 'must be lower-case letters, digits and . _ + - (starting with a letter or digit)');
-
-export const Arch = z.enum([
-  'x86_64', 'i586', 'aarch64', 'armh', 'ppc64le', 'riscv64', 'loongarch64', 'e2kv4', 'e2kv5', 'e2kv6',
-]);
 
 export const Toolchain = z.object({
   name: z.enum(['alt', 'debian', 'core']),
@@ -76,17 +71,6 @@ export const Variant = z.object({
   taskQueue: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/),
   steps: z.array(Step).min(1),
   artifacts: z.array(Artifact).default([]),
-});
-
-export const Owner = z.union([
-  z.object({ kind: z.literal('community') }),
-  z.object({ kind: z.literal('maintainer'), team: Name }),
-  z.object({ kind: z.literal('partner'), name: Name }),
-]);
-
-export const Schedule = z.object({
-  cron: z.string().min(1),
-  timezone: z.string().default('UTC'),
 });
 
 export const BuildPlan = z.object({

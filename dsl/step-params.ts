@@ -1,6 +1,7 @@
 // Params schema of every step kind a plan may hold. The engine's activities dispatch on
 // the kind; each toolchain implements the kinds it supports.
 import { z } from 'zod';
+import { buildKinds } from './build-step-params';
 
 /** A relative path that stays inside the directory it is joined to. */
 export const RelativePath = z
@@ -35,7 +36,7 @@ const coreKinds = {
     .strict(),
 } as const;
 
-export const STEP_PARAMS = { ...coreKinds } as const;
+export const STEP_PARAMS = { ...coreKinds, ...buildKinds } as const;
 
 export type StepKind = keyof typeof STEP_PARAMS;
 export const STEP_KINDS = Object.keys(STEP_PARAMS) as StepKind[];

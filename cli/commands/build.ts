@@ -87,7 +87,7 @@ export const buildCommand: Command = {
       buildUsage,
     );
     const [file] = requirePositional(positionals, 1, buildUsage);
-    const plans = loadPlans(file!, io.cwd, { product: values.product, arch: values.arch });
+    const plans = loadPlans(file!, io, { product: values.product, arches: values.arch ? [values.arch] : undefined });
     if (values.id && plans.length > 1) throw new UserError('--id names one build, but the recipe gives several plans: add --product', EXIT.usage);
     const ctx = new CliContext();
     return runAndFollow(
@@ -115,7 +115,7 @@ export const resumeCommand: Command = {
       resumeUsage,
     );
     const [buildId] = requirePositional(positionals, 1, resumeUsage);
-    const plans = values.recipe ? loadPlans(values.recipe, io.cwd, { product: values.product }) : undefined;
+    const plans = values.recipe ? loadPlans(values.recipe, io, { product: values.product }) : undefined;
     if (plans && plans.length !== 1) throw new UserError('the recipe gives several plans: name one with --product', EXIT.usage);
     const ctx = new CliContext();
     return runAndFollow(ctx, io, async (client) => [(await resumeBuild(client, buildId!, plans?.[0])).workflowId], {

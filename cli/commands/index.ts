@@ -1,6 +1,9 @@
 // Every `sborka` command, in the order `sborka help` lists them.
 import type { Command } from '../command';
 import { buildCommand, resumeCommand } from './build';
+import { checkCommand } from './check';
+import { fmtCommand } from './fmt';
+import { planCommand } from './plan';
 import { gcCommand } from './gc';
 import { logsCommand } from './logs';
 import { abortCommand, cancelCommand, retryCommand, skipCommand } from './operator';
@@ -10,6 +13,9 @@ import { statusCommand } from './status';
 import { workerCommand } from './worker';
 
 export const COMMANDS: Command[] = [
+  checkCommand,
+  planCommand,
+  fmtCommand,
   buildCommand,
   statusCommand,
   logsCommand,

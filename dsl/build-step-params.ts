@@ -1,0 +1,53 @@
+// Params of the product-build step kinds the planner emits: resolve → prepare-root →
+// configure → build (one per output) → verify-licenses → test → publish. Each toolchain's
+// activities implement them; the params say what to build, never how.
+import { z } from 'zod';
+import { Arch } from './plan-schemas';
+import { LicensePolicy, Output, Overlay, PublishTarget, Repo, Script, Settings, Test } from './model';
+
+const Toolchain = z.enum(['alt', 'debian']);
+
+const Target = z.object({
+  toolchain: Toolchain,
+  /** ALT branch (p11, sisyphus) or Debian suite (bookworm). */
+  branch: z.string().min(1),
+  arch: Arch,
+});
+
+export const buildKinds = {
+  /** The exact package set for the recipe, written as a lock file. Depends on the repositories: not cacheable. */
+  resolve: Target.extend({
+    packages: z.array(z.string()),
+    exclude: z.array(z.string()).default([]),
+    kernel: z.string().optional(),
+    repos: z.array(Repo).default([]),
+  }).strict(),
+  /** The build root with the locked packages installed. */
+  'prepare-root': Target.extend({
+    kernel: z.string().optional(),
+    repos: z.array(Repo).default([]),
+  }).strict(),
+  /** Settings, overlays and post-install scripts applied to the root. */
+  configure: Target.extend({
+    settings: Settings,
+    overlays: z.array(Overlay).default([]),
+    scripts: z.array(Script).default([]),
+  }).strict(),
+  /** One image of the configured root. */
+  build: Target.extend({
+    output: Output,
+    /** mkimage-profiles target on the alt toolchain (distro/regular-xfce). */
+    profile: z.string().optional(),
+    /** File name of the image inside the step's outputs. */
+    fileName: z.string().min(1),
+  }).strict(),
+  'verify-licenses': Target.extend({ policy: LicensePolicy }).strict(),
+  test: Target.extend({ test: Test }).strict(),
+  publish: z.object({
+    publish: PublishTarget,
+    product: z.string(),
+    arch: Arch,
+    /** Artifacts of this variant that go out, by artifact name. */
+    artifacts: z.array(z.string()).min(1),
+  }).strict(),
+} as const;

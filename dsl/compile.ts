@@ -1,0 +1,234 @@
+// The compiler's front door: files → diagnostics and resolved products. Loads the files
+// and their imports, collects declarations, checks license policies and package lists,
+// resolves every product and variant for each of its arches and kernel flavours.
+// Never throws on any input: every problem is a diagnostic.
+import { posix } from 'node:path';
+import { argText, flatArgs } from './ast';
+import { archSpellings, canonicalArch, TOOLCHAINS, type ToolchainName } from './arches';
+import { sha256Hex } from './cache-key';
+import { collectDeclarations, type Decl, type Declarations } from './declarations';
+import { type Diagnostic, DiagnosticSink, sortDiagnostics } from './diagnostics';
+import { loadRecipes, type LoadedFile, type SourceHost } from './load';
+import type { LicensePolicy, ResolvedVariant } from './model';
+import { Name } from './plan-schemas';
+import { type Draft, emptyDraft, Resolver } from './resolve';
+import type { SourceFile, Span } from './source';
+import { didYouMean } from './suggest';
+import { checkBranch, checkLicenseId, checkPackageName, templateRefs } from './values';
+
+export type { SourceHost };
+
+export interface Compilation {
+  files: LoadedFile[];
+  sources: Map<string, SourceFile>;
+  diagnostics: Diagnostic[];
+  errorCount: number;
+  decls: Declarations;
+  /** Products and variants that can be built (they have outputs), in declaration order. */
+  buildable: string[];
+  /** Every (arch × kernel flavour) of a buildable product, resolved; empty when it has errors. */
+  variants: Map<string, ResolvedVariant[]>;
+  /** sha256 over the texts of every file read, in load order. */
+  digest: string;
+}
+
+export function compile(entries: readonly string[], host: SourceHost): Compilation {
+  const sink = new DiagnosticSink();
+  let files: LoadedFile[] = [];
+  let decls: Declarations = { products: new Map(), policies: new Map(), lists: new Map() };
+  const variants = new Map<string, ResolvedVariant[]>();
+  const buildable: string[] = [];
+  try {
+    files = loadRecipes(entries, host, sink);
+    decls = collectDeclarations(files, sink);
+    const policies = checkPolicies(decls, sink);
+    const resolver = new Resolver(decls, sink);
+    for (const list of decls.lists.values()) resolver.applyBody(emptyDraft(), [{ ...list.stmt, keyword: 'packages', body: list.body }], 'product');
+    for (const decl of decls.products.values()) {
+      const resolved = resolveProduct(decl, resolver, policies, sink);
+      if (resolved) {
+        buildable.push(decl.name);
+        variants.set(decl.name, resolved);
+      }
+    }
+  } catch (e) {
+    // A bug of ours must still not take the maintainer's terminal down with a stack trace.
+    const err = e as Error;
+    sink.error('internal', `internal compiler error: ${err?.message ?? String(e)}`, { file: entries[0] ?? '', offset: 0, length: 0, line: 1, col: 1 }, 'please report this with the recipe that caused it');
+  }
+  const diagnostics = sortDiagnostics(sink.items);
+  const errorCount = diagnostics.filter((d) => d.severity === 'error').length;
+  if (errorCount > 0) variants.clear();
+  return {
+    files,
+    sources: new Map(files.map((f) => [f.path, f.source])),
+    diagnostics,
+    errorCount,
+    decls,
+    buildable: errorCount > 0 ? [] : buildable,
+    variants,
+    digest: sha256Hex(files.map((f) => sha256Hex(f.source.text)).join('\n')),
+  };
+}
+
+function checkPolicies(decls: Declarations, sink: DiagnosticSink): Map<string, LicensePolicy> {
+  const out = new Map<string, LicensePolicy>();
+  for (const decl of decls.policies.values()) {
+    const policy: LicensePolicy = { name: decl.name, allow: [], review: [], deny: [], unknown: 'review' };
+    const where = new Map<string, string>();
+    for (const s of decl.body) {
+      if (s.keyword === 'unknown') {
+        const v = argText(s.args[0]) ?? '';
+        if (v === 'allow' || v === 'review' || v === 'deny') policy.unknown = v;
+        else sink.error('invalid-policy-rule', `\`unknown ${v}\`: unknown licenses can be \`allow\`, \`review\` or \`deny\``, s.args[0]?.span ?? s.span, didYouMean(v, ['allow', 'review', 'deny']));
+        continue;
+      }
+      const rule = s.keyword as 'allow' | 'review' | 'deny';
+      if (!['allow', 'review', 'deny'].includes(rule)) continue;
+      for (const a of flatArgs(s.args)) {
+        const id = argText(a) ?? '';
+        const p = checkLicenseId(id);
+        if (p) {
+          sink.error('invalid-license-id', p.message, a.span, p.hint);
+          continue;
+        }
+        const prev = where.get(id);
+        if (prev && prev !== rule) {
+          sink.error('conflicting-license-rule', `\`${id}\` is under both \`${prev}\` and \`${rule}\``, a.span, 'a license can have one rule only');
+          continue;
+        }
+        if (!prev) policy[rule].push(id);
+        where.set(id, rule);
+      }
+    }
+    out.set(decl.name, policy);
+  }
+  return out;
+}
+
+const DEBIAN_OUTPUTS = new Set(['img', 'qcow2', 'tar', 'squashfs', 'oci']);
+
+/** Checks a product or variant and resolves it per arch and flavour; undefined if it is a base only. */
+function resolveProduct(decl: Decl, resolver: Resolver, policies: Map<string, LicensePolicy>, sink: DiagnosticSink): ResolvedVariant[] | undefined {
+  const draft = resolver.draft(decl);
+  if (!draft) return undefined;
+  const toolchain: ToolchainName = draft.toolchain?.value ?? 'alt';
+  const buildable = draft.outputs.size > 0;
+  const arches: { written: string; span: Span }[] = [];
+  for (const a of draft.arches) {
+    if (canonicalArch(toolchain, a.value)) {
+      arches.push({ written: a.value, span: a.span });
+      continue;
+    }
+    const other = TOOLCHAINS.find((t) => t !== toolchain && canonicalArch(t, a.value));
+    sink.error(
+      'unknown-arch',
+      `\`${a.value}\` is not an architecture the ${toolchain} toolchain builds`,
+      a.span,
+      didYouMean(a.value, archSpellings(toolchain)) ?? (other ? `only the ${other} toolchain builds \`${a.value}\`; ${toolchain} builds ${archSpellings(toolchain).join(', ')}` : `${toolchain} builds ${archSpellings(toolchain).join(', ')}`),
+    );
+  }
+  checkDraft(decl, draft, toolchain, buildable, sink);
+  if (!buildable) return undefined;
+
+  const flavours = draft.kernels?.length ? draft.kernels : [undefined];
+  for (const f of flavours) {
+    if (f && !Name.safeParse(f.value).success) sink.error('invalid-name', `\`${f.value}\` cannot name a kernel flavour`, f.span);
+  }
+  const rootDir = posix.dirname(decl.file);
+  const out: ResolvedVariant[] = [];
+  const seen = new Set<string>();
+  for (const a of arches) {
+    const arch = canonicalArch(toolchain, a.written);
+    if (!arch || seen.has(arch)) continue;
+    seen.add(arch);
+    const perArch = resolver.draft(decl, a.written);
+    if (!perArch) continue;
+    checkDraft(decl, perArch, toolchain, true, sink);
+    const kernels = perArch.kernels?.length ? perArch.kernels.map((k) => k.value) : [undefined];
+    for (const kernel of kernels) {
+      out.push(finish(decl, perArch, toolchain, arch, kernel, policies, rootDir));
+    }
+  }
+  return out;
+}
+
+function checkDraft(decl: Decl, d: Draft, toolchain: ToolchainName, buildable: boolean, sink: DiagnosticSink): void {
+  for (const [name, span] of [...d.packages, ...d.exclude]) {
+    const p = checkPackageName(toolchain, name);
+    if (p) sink.error('invalid-package-name', p.message, span, p.hint);
+  }
+  if (d.branch) {
+    const p = checkBranch(toolchain, d.branch.value);
+    if (p) sink.error('unknown-branch', p.message, d.branch.span, p.hint);
+  }
+  const templates = [d.title, d.settings.hostname, ...d.publish.map((p) => ({ value: p.value.target === 'files' ? p.value.path : p.value.repository, span: p.span }))];
+  for (const o of d.outputs.values()) if (o.value.tag) templates.push({ value: o.value.tag, span: o.span });
+  if (!d.version) {
+    for (const t of templates) {
+      if (t && templateRefs(t.value).some((r) => r.name === 'version')) {
+        sink.error('template-needs-version', `\`{version}\` is used but \`${decl.name}\` sets no \`version\``, t.span, 'add `version "..."` to the product');
+      }
+    }
+  }
+  if (!buildable) return;
+  if (d.arches.length === 0) sink.error('missing-arch', `\`${decl.name}\` has outputs but no \`arch\``, decl.nameSpan, 'add for example `arch x86_64`');
+  if (!d.branch) sink.error('missing-branch', `\`${decl.name}\` has outputs but no \`branch\``, decl.nameSpan, toolchain === 'alt' ? 'add for example `branch p11`' : 'add for example `branch bookworm`');
+  if (toolchain === 'alt' && !d.profile) sink.error('missing-profile', `\`${decl.name}\` builds with the alt toolchain but names no mkimage-profiles \`profile\``, decl.nameSpan, 'add for example `profile distro/regular-server-systemd`');
+  if (toolchain === 'debian') {
+    for (const [fmt, o] of d.outputs) {
+      if (!DEBIAN_OUTPUTS.has(fmt)) sink.error('unsupported-output', `the debian toolchain writes no \`${fmt}\` images`, o.span, `it writes ${[...DEBIAN_OUTPUTS].join(', ')}`);
+    }
+  }
+  if (d.publish.some((p) => p.value.target === 'registry') && !d.outputs.has('oci')) {
+    const p = d.publish.find((x) => x.value.target === 'registry');
+    if (p) sink.error('registry-needs-oci', 'publishing to a registry needs an `oci` output', p.span, 'add `output oci`');
+  }
+}
+
+function finish(
+  decl: Decl,
+  d: Draft,
+  toolchain: ToolchainName,
+  arch: ResolvedVariant['arch'],
+  kernel: string | undefined,
+  policies: Map<string, LicensePolicy>,
+  rootDir: string,
+): ResolvedVariant {
+  const rel = (p: string): string => posix.relative(rootDir, p) || '.';
+  const s = d.settings;
+  const policy = d.policy ? policies.get(d.policy.value) : undefined;
+  return {
+    product: decl.name,
+    ...(decl.kind === 'variant' && decl.base ? { variantOf: decl.base.name } : {}),
+    ...(d.title ? { title: d.title.value } : {}),
+    ...(d.version ? { version: d.version.value } : {}),
+    branch: d.branch?.value ?? '',
+    toolchain,
+    arch,
+    flavour: kernel ?? 'default',
+    ...(kernel ? { kernel } : {}),
+    ...(d.profile ? { profile: d.profile.value } : {}),
+    packages: [...d.packages.keys()],
+    exclude: [...d.exclude.keys()],
+    repos: [...d.repos.values()].map((r) => ({ ...r.value, ...(r.value.key ? { key: rel(r.value.key) } : {}) })),
+    settings: {
+      ...(s.locale ? { locale: s.locale.value } : {}),
+      ...(s.timezone ? { timezone: s.timezone.value } : {}),
+      ...(s.hostname ? { hostname: s.hostname.value } : {}),
+      ...(s.keyboard ? { keyboard: s.keyboard.value } : {}),
+      ...(s.rootPasswordHash ? { rootPasswordHash: s.rootPasswordHash.value } : {}),
+      users: [...s.users.values()],
+      enableServices: [...s.enable.keys()],
+      disableServices: [...s.disable.keys()],
+    },
+    overlays: d.overlays.map((o) => ({ src: rel(o.value.src), dest: o.value.dest })),
+    scripts: d.scripts.map((x) => (x.value.file ? { ...x.value, file: rel(x.value.file) } : x.value)),
+    outputs: [...d.outputs.values()].map((o) => o.value),
+    ...(policy ? { licensePolicy: policy } : {}),
+    tests: d.tests.map((t) => t.value),
+    publish: d.publish.map((p) => p.value),
+    ...(d.schedule ? { schedule: d.schedule.value } : {}),
+    owner: d.owner?.value ?? { kind: 'community' },
+  };
+}

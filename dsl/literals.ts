@@ -1,0 +1,26 @@
+// Size (20G) and duration (15m) literals, and their limits.
+
+const SIZE_UNITS: Record<string, number> = { K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Bytes of `20G`, or undefined when the text is not a size. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+)([KMGT])$/.exec(text);
+  if (!m) return undefined;
+  return Number(m[1]) * (SIZE_UNITS[m[2] as string] as number);
+}
+
+/** Milliseconds of `15m`, or undefined when the text is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!m) return undefined;
+  return Number(m[1]) * (DURATION_UNITS[m[2] as string] as number);
+}
+
+export const LIMITS = {
+  /** A disk image smaller than this cannot hold a bootable system. */
+  minImageBytes: 64 * 1024 ** 2,
+  maxImageBytes: 16 * 1024 ** 4,
+  minTestTimeoutMs: 1000,
+  maxTestTimeoutMs: 24 * 3_600_000,
+} as const;

@@ -1,0 +1,240 @@
+// Resolved products → BuildPlan: one plan variant per arch × kernel flavour, each a step
+// DAG resolve → prepare-root → configure → build (per output) → verify-licenses → tests →
+// publish. Pure and deterministic: the same recipes give a byte-identical plan.
+import { taskQueueFor } from './arches';
+import { canonicalJson, stepCacheKey } from './cache-key';
+import type { Compilation } from './compile';
+import type { Output, ResolvedVariant, Test } from './model';
+import { type BuildPlan, type PlanInput, parsePlan } from './plan';
+
+/** Version of the step semantics the planner emits, per toolchain; part of every cache key. */
+export const TOOLCHAIN_VERSIONS = { alt: '1', debian: '1' } as const;
+
+export interface PlanOptions {
+  /** Only these arches (canonical or as written); all when empty. */
+  arches?: readonly string[];
+}
+
+type StepInput = PlanInput['variants'][number]['steps'][number];
+type ArtifactInput = NonNullable<PlanInput['variants'][number]['artifacts']>[number];
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+/** The plan of one product or variant of a compilation without errors. */
+export function planProduct(c: Compilation, name: string, options: PlanOptions = {}): BuildPlan {
+  const all = c.variants.get(name);
+  if (!all || all.length === 0) throw new Error(`\`${name}\` is not a buildable product of these recipes`);
+  const wanted = options.arches?.length ? all.filter((v) => options.arches?.includes(v.arch)) : all;
+  if (wanted.length === 0) throw new Error(`\`${name}\` is not built for ${options.arches?.join(', ')}; it builds ${[...new Set(all.map((v) => v.arch))].join(', ')}`);
+  const first = wanted[0] as ResolvedVariant;
+  const plan: PlanInput = {
+    version: 1,
+    product: first.product,
+    ...(first.title ? { title: expand(first.title, first, variantId(first)) } : {}),
+    owner: first.owner,
+    toolchain: { name: first.toolchain, version: TOOLCHAIN_VERSIONS[first.toolchain] },
+    recipeDigest: c.digest,
+    ...(first.schedule ? { schedule: first.schedule } : {}),
+    variants: wanted.map(planVariant),
+  };
+  return parsePlan(plan);
+}
+
+export function variantId(v: ResolvedVariant): string {
+  return v.flavour === 'default' ? `${v.product}.${v.arch}` : `${v.product}.${v.arch}.${v.flavour}`;
+}
+
+/** Fills {product} {variant} {arch} {branch} {version}; {date} stays for publish time. */
+export function expand(template: string, v: ResolvedVariant, id: string): string {
+  const values: Record<string, string> = { product: v.product, variant: id, arch: v.arch, branch: v.branch, version: v.version ?? '' };
+  return template.replace(/\{([a-z]+)\}/g, (m, k: string) => values[k] ?? m);
+}
+
+const EXTENSION: Record<Output['format'], string> = { iso: 'iso', img: 'img', qcow2: 'qcow2', tar: 'tar', squashfs: 'squashfs', oci: 'oci.tar' };
+const COMPRESSED: Record<string, string> = { gzip: '.gz', xz: '.xz', zstd: '.zst', none: '' };
+
+function planVariant(v: ResolvedVariant): PlanInput['variants'][number] {
+  const id = variantId(v);
+  const target = { toolchain: v.toolchain, branch: v.branch, arch: v.arch };
+  const steps: StepInput[] = [];
+  const artifacts: ArtifactInput[] = [];
+  const base = [v.product, v.version, v.arch, v.flavour === 'default' ? undefined : v.flavour].filter(Boolean).join('-');
+
+  steps.push({
+    id: 'resolve',
+    kind: 'resolve',
+    title: `resolve ${v.packages.length} packages for ${v.branch}/${v.arch}`,
+    params: { ...target, packages: v.packages, exclude: v.exclude, ...(v.kernel ? { kernel: v.kernel } : {}), repos: v.repos },
+    cacheable: false,
+    retry: { maximumAttempts: 5, initialIntervalMs: 5000, backoffCoefficient: 2, maximumIntervalMs: 5 * MIN },
+    timeouts: { startToCloseMs: 30 * MIN, heartbeatMs: 2 * MIN },
+  });
+  artifacts.push({ name: 'lock', step: 'resolve', path: 'packages.lock.json', format: 'report' });
+  steps.push({
+    id: 'prepare-root',
+    kind: 'prepare-root',
+    title: 'build root',
+    needs: ['resolve'],
+    params: { ...target, ...(v.kernel ? { kernel: v.kernel } : {}), repos: v.repos },
+    timeouts: { startToCloseMs: 2 * HOUR, heartbeatMs: 5 * MIN },
+  });
+  steps.push({
+    id: 'configure',
+    kind: 'configure',
+    title: 'settings, overlays and scripts',
+    needs: ['prepare-root'],
+    params: {
+      ...target,
+      settings: { ...v.settings, ...(v.settings.hostname ? { hostname: expand(v.settings.hostname, v, id) } : {}) },
+      overlays: v.overlays,
+      scripts: v.scripts,
+    },
+    timeouts: { startToCloseMs: HOUR, heartbeatMs: 5 * MIN },
+  });
+  const builds: string[] = [];
+  for (const o of v.outputs) {
+    const stepId = `build-${o.format}`;
+    const ext = EXTENSION[o.format] + (o.format === 'tar' && o.compression ? (COMPRESSED[o.compression] ?? '') : '');
+    const fileName = `${base}.${ext}`;
+    const output = o.tag ? { ...o, tag: expand(o.tag, v, id) } : o;
+    steps.push({
+      id: stepId,
+      kind: 'build',
+      title: `${o.format} image`,
+      needs: ['configure'],
+      params: { ...target, output, ...(v.profile ? { profile: v.profile } : {}), fileName },
+      retry: { maximumAttempts: 2, initialIntervalMs: 10_000, backoffCoefficient: 2, maximumIntervalMs: 5 * MIN },
+      timeouts: { startToCloseMs: 6 * HOUR, heartbeatMs: 5 * MIN },
+    });
+    builds.push(stepId);
+    artifacts.push({ name: o.format, step: stepId, path: fileName, format: o.format });
+  }
+  const gates: string[] = [];
+  if (v.licensePolicy) {
+    steps.push({
+      id: 'verify-licenses',
+      kind: 'verify-licenses',
+      title: `licenses under ${v.licensePolicy.name}`,
+      needs: builds,
+      params: { ...target, policy: v.licensePolicy },
+      retry: { maximumAttempts: 2, initialIntervalMs: 5000, backoffCoefficient: 2, maximumIntervalMs: MIN },
+      timeouts: { startToCloseMs: HOUR, heartbeatMs: 5 * MIN },
+    });
+    gates.push('verify-licenses');
+    artifacts.push({ name: 'license-report', step: 'verify-licenses', path: 'license-report.json', format: 'report' });
+    artifacts.push({ name: 'sbom', step: 'verify-licenses', path: 'sbom.spdx.json', format: 'sbom' });
+  }
+  let runIndex = 0;
+  for (const t of v.tests) {
+    const stepId = testStepId(t, t.type === 'run' ? ++runIndex : 0);
+    steps.push({
+      id: stepId,
+      kind: 'test',
+      title: testTitle(t),
+      needs: builds,
+      params: { ...target, test: t },
+      skippable: true,
+      retry: { maximumAttempts: 2, initialIntervalMs: 5000, backoffCoefficient: 2, maximumIntervalMs: MIN },
+      timeouts: { startToCloseMs: (t.type === 'reproducible' ? 6 * HOUR : t.timeoutMs) + 10 * MIN, heartbeatMs: 5 * MIN },
+    });
+    gates.push(stepId);
+  }
+  const counts = new Map<string, number>();
+  for (const p of v.publish) {
+    const n = (counts.get(p.target) ?? 0) + 1;
+    counts.set(p.target, n);
+    const names = p.target === 'registry' ? artifacts.filter((a) => a.format === 'oci').map((a) => a.name) : artifacts.map((a) => a.name);
+    const publish = p.target === 'files' ? { target: 'files' as const, path: expand(p.path, v, id) } : { target: 'registry' as const, repository: expand(p.repository, v, id) };
+    steps.push({
+      id: n === 1 ? `publish-${p.target}` : `publish-${p.target}-${n}`,
+      kind: 'publish',
+      title: `publish to ${publish.target === 'files' ? publish.path : publish.repository}`,
+      needs: [...builds, ...gates],
+      params: { publish, product: v.product, arch: v.arch, artifacts: names },
+      cacheable: false,
+      retry: { maximumAttempts: 5, initialIntervalMs: 5000, backoffCoefficient: 2, maximumIntervalMs: 5 * MIN },
+      timeouts: { startToCloseMs: HOUR, heartbeatMs: 2 * MIN },
+    });
+  }
+  return {
+    id,
+    product: v.product,
+    ...(v.variantOf ? { variantOf: v.variantOf } : {}),
+    arch: v.arch,
+    flavour: v.flavour,
+    taskQueue: taskQueueFor(v.arch),
+    steps,
+    artifacts,
+  };
+}
+
+function testStepId(t: Test, n: number): string {
+  return t.type === 'run' ? `test-run-${n}` : `test-${t.type}`;
+}
+
+function testTitle(t: Test): string {
+  if (t.type === 'boot') return `boot test (expects ${JSON.stringify(t.expect)})`;
+  if (t.type === 'run') return `run ${t.argv.join(' ')}`;
+  return 'rebuild and compare digests';
+}
+
+/**
+ * The cache key of every step as planned: sha256 over kind, params, the keys of the steps
+ * it needs, and the toolchain. Steps after a non-cacheable one (resolve) get their final
+ * key at run time from the real input keys; these are the keys given the planned inputs.
+ */
+export function planCacheKeys(plan: BuildPlan): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const v of plan.variants) {
+    const keys: Record<string, string> = {};
+    const byId = new Map(v.steps.map((s) => [s.id, s]));
+    const keyOf = (id: string): string => {
+      const known = keys[id];
+      if (known) return known;
+      const s = byId.get(id);
+      if (!s) return '';
+      const inputs = Object.fromEntries([...s.needs].sort().map((n) => [n, keyOf(n)]));
+      const key = stepCacheKey({ kind: s.kind, params: s.params, inputs, toolchain: plan.toolchain });
+      keys[id] = key;
+      return key;
+    };
+    for (const s of v.steps) keyOf(s.id);
+    out[v.id] = keys;
+  }
+  return out;
+}
+
+/** The plan as JSON text: canonical key order, two-space indent, newline at the end. */
+export function planJson(plan: BuildPlan): string {
+  return `${JSON.stringify(JSON.parse(canonicalJson(plan)), null, 2)}\n`;
+}
+
+/** Graphviz of the step DAGs, one cluster per variant. */
+export function planDot(plan: BuildPlan): string {
+  const keys = planCacheKeys(plan);
+  const q = (s: string): string => JSON.stringify(s);
+  const lines = [`digraph ${q(plan.product)} {`, '  rankdir=LR;', '  node [shape=box, fontname="monospace"];'];
+  plan.variants.forEach((v, i) => {
+    lines.push(`  subgraph cluster_${i} {`, `    label=${q(v.id)};`);
+    for (const s of v.steps) lines.push(`    ${q(`${v.id}/${s.id}`)} [label=${q(`${s.id}\n${(keys[v.id]?.[s.id] ?? '').slice(0, 12)}`)}];`);
+    for (const s of v.steps) for (const n of s.needs) lines.push(`    ${q(`${v.id}/${n}`)} -> ${q(`${v.id}/${s.id}`)};`);
+    lines.push('  }');
+  });
+  lines.push('}');
+  return `${lines.join('\n')}\n`;
+}
+
+/** A plan for people: each variant, its steps in order with needs and cache keys. */
+export function planText(plan: BuildPlan): string {
+  const keys = planCacheKeys(plan);
+  const out = [`${plan.product}${plan.title ? ` — ${plan.title}` : ''} (toolchain ${plan.toolchain.name} ${plan.toolchain.version})`];
+  for (const v of plan.variants) {
+    out.push('', `${v.id}  [${v.taskQueue}]`);
+    for (const s of v.steps) {
+      const needs = s.needs.length ? ` ← ${s.needs.join(', ')}` : '';
+      out.push(`  ${s.id.padEnd(18)} ${(keys[v.id]?.[s.id] ?? '').slice(0, 16)}${s.cacheable ? '' : ' (not cached)'}${needs}`);
+    }
+  }
+  return `${out.join('\n')}\n`;
+}

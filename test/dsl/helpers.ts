@@ -1,0 +1,26 @@
+// Shared by the dsl tests: recipes from memory or from products/.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { compile, type Compilation } from '../../dsl/compile';
+
+export const ROOT = join(__dirname, '..', '..');
+
+/** Compiles in-memory files; the first is the entry. */
+export function compileText(files: Record<string, string>, entries: string[] = [Object.keys(files)[0] as string]): Compilation {
+  return compile(entries, { read: (p) => files[p] });
+}
+
+export function productFiles(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.sborka')) out.push(relative(ROOT, p));
+    }
+  };
+  walk(join(ROOT, 'products'));
+  return out.sort();
+}
+
+export const diskHost = { read: (p: string): string | undefined => { try { return readFileSync(join(ROOT, p), 'utf8'); } catch { return undefined; } } };

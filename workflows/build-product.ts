@@ -1,0 +1,185 @@
+// BuildProduct: one child BuildVariant per variant of the plan, each on its variant's task
+// queue; collects every variant's outcome (one failing variant does not stop the others)
+// and watches the queues, so a variant whose queue has no worker says so in the status
+// instead of looking stuck. Patching rules: see the header of build-variant.ts.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  ChildWorkflowCancellationType,
+  ChildWorkflowFailure,
+  condition,
+  isCancellation,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { Variant } from '../dsl/plan';
+import type { createQueueWatchActivities } from '../activities/queue-watch';
+import { productStatusQuery, variantProgressSignal } from './api';
+import { BuildVariant } from './build-variant';
+import type { BuildProductInput, BuildProductResult, BuildVariantResult, VariantOutcome } from './contract';
+import { formatDuration } from './format';
+import { identityAttributes, ownerLabel, stateAttribute } from './search-values';
+import type { ProductState, ProductStatus, VariantState, VariantSummary } from './status';
+
+type QueueWatch = ReturnType<typeof createQueueWatchActivities>;
+
+const { describeQueue } = proxyActivities<QueueWatch>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 3, initialInterval: '1s' },
+});
+
+const FINISHED: readonly VariantState[] = ['succeeded', 'failed', 'cancelled'];
+
+export async function BuildProduct(input: BuildProductInput): Promise<BuildProductResult> {
+  const { buildId, plan } = input;
+  const startedAt = new Date().toISOString();
+  let endedAt: string | undefined = undefined; // set when the build ends; read by the query
+  let state: ProductState = 'running';
+  const summaries = new Map<string, VariantSummary>(
+    plan.variants.map((v) => [
+      v.id,
+      {
+        variantId: v.id,
+        workflowId: variantWorkflowId(buildId, v.id),
+        arch: v.arch,
+        flavour: v.flavour,
+        taskQueue: v.taskQueue,
+        state: 'pending',
+        steps: { pending: v.steps.length },
+        warnings: [],
+      },
+    ]),
+  );
+  /** The queue watcher's warning per task queue, shown on every unfinished variant of it. */
+  const queueWarnings = new Map<string, string>();
+  const summary = (id: string): VariantSummary => {
+    const s = summaries.get(id);
+    if (!s) throw new Error(`unknown variant ${id}`);
+    return s;
+  };
+
+  setHandler(productStatusQuery, (): ProductStatus => {
+    const variants = [...summaries.values()].map((s) => {
+      const queueWarning = FINISHED.includes(s.state) ? undefined : queueWarnings.get(s.taskQueue);
+      return { ...s, warnings: queueWarning === undefined ? s.warnings : [queueWarning, ...s.warnings] };
+    });
+    return {
+      buildId,
+      product: plan.product,
+      owner: ownerLabel(plan.owner),
+      state,
+      startedAt,
+      endedAt,
+      variants,
+      warnings: variants.flatMap((v) => v.warnings.map((w) => `${v.variantId}: ${w}`)),
+    };
+  });
+  setHandler(variantProgressSignal, (p) => {
+    const s = summaries.get(p.variantId);
+    // A result that already arrived is final; a late signal must not undo it.
+    if (!s || FINISHED.includes(s.state)) return;
+    Object.assign(s, { state: p.state, steps: p.steps, warnings: p.warnings, error: p.error });
+    // The variant ran, so its queue has a worker: drop the warning now rather than at the next poll.
+    queueWarnings.delete(s.taskQueue);
+  });
+
+  upsertSearchAttributes([...identityAttributes(plan, plan.variants), stateAttribute('running')]);
+
+  const runVariant = async (variant: Variant): Promise<VariantOutcome> => {
+    const s = summary(variant.id);
+    const workflowId = s.workflowId;
+    try {
+      const child = await startChild(BuildVariant, {
+        workflowId,
+        taskQueue: variant.taskQueue,
+        args: [{ buildId, plan, variantId: variant.id }],
+        typedSearchAttributes: [...identityAttributes(plan, [variant]), stateAttribute('pending')],
+        // A child on a queue without workers can never confirm its cancellation, so the
+        // build does not wait for it: the request goes out, and closing the parent asks
+        // the children to cancel as well.
+        cancellationType: ChildWorkflowCancellationType.TRY_CANCEL,
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      const result = await child.result();
+      Object.assign(s, { state: 'succeeded', error: undefined, warnings: [] });
+      return { variantId: variant.id, workflowId, state: 'succeeded', result };
+    } catch (err) {
+      if (isCancellation(err)) {
+        Object.assign(s, { state: 'cancelled', warnings: [] });
+        return { variantId: variant.id, workflowId, state: 'cancelled', error: 'cancelled' };
+      }
+      const { message, result } = variantFailure(err);
+      Object.assign(s, { state: 'failed', error: message, warnings: [] });
+      return { variantId: variant.id, workflowId, state: 'failed', error: message, result };
+    }
+  };
+
+  const watchers = [...new Set(plan.variants.map((v) => v.taskQueue))].map((queue) =>
+    watchQueue(queue, plan.policy.noWorkerWarningMs, [...summaries.values()].filter((s) => s.taskQueue === queue), queueWarnings),
+  );
+  const outcomes = await Promise.all(plan.variants.map(runVariant));
+  await Promise.all(watchers);
+
+  endedAt = new Date().toISOString();
+  if (CancellationScope.current().consideredCancelled) {
+    state = 'cancelled';
+    upsertSearchAttributes([stateAttribute(state)]);
+    throw new CancelledFailure(`build ${buildId} was cancelled`);
+  }
+  state = outcomes.every((o) => o.state === 'succeeded') ? 'succeeded' : 'failed';
+  upsertSearchAttributes([stateAttribute(state)]);
+  return { buildId, product: plan.product, state, variants: outcomes };
+}
+
+export function variantWorkflowId(buildId: string, variantId: string): string {
+  return `${buildId}.${variantId}`;
+}
+
+/**
+ * Polls the queue's last poller access while any of its variants is unfinished: often while
+ * one has not started, rarely afterwards (a worker may still go away). Ends with them.
+ */
+async function watchQueue(
+  queue: string,
+  thresholdMs: number,
+  variants: readonly VariantSummary[],
+  warnings: Map<string, string>,
+): Promise<void> {
+  const since = Date.now();
+  const allFinished = () => variants.every((v) => FINISHED.includes(v.state));
+  const fastMs = Math.min(Math.max(thresholdMs / 2, 1_000), 60_000);
+  const slowMs = Math.max(fastMs, 300_000);
+  try {
+    while (!allFinished()) {
+      const seen = await describeQueue(queue);
+      const lastSeen = seen.lastAccessMs ?? since;
+      const idleMs = Date.now() - lastSeen;
+      if (idleMs >= thresholdMs && !allFinished()) {
+        warnings.set(queue, `no worker has polled ${queue} for ${formatDuration(idleMs)}`);
+      } else {
+        warnings.delete(queue);
+      }
+      const waitMs = variants.some((v) => v.state === 'pending') ? fastMs : slowMs;
+      await condition(allFinished, waitMs);
+    }
+  } catch (err) {
+    // The watch only feeds the status: cancellation ends it, other errors must not fail the build.
+    if (!isCancellation(err)) warnings.set(queue, `cannot watch ${queue}: ${err instanceof Error ? err.message : String(err)}`);
+    await CancellationScope.nonCancellable(() => condition(allFinished)).catch(() => undefined);
+  }
+  warnings.delete(queue);
+}
+
+function variantFailure(err: unknown): { message: string; result?: BuildVariantResult } {
+  const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const detail = cause.details?.[0] as BuildVariantResult | undefined;
+    return { message: cause.message, result: typeof detail === 'object' && detail !== null ? detail : undefined };
+  }
+  if (cause instanceof Error) return { message: cause.message };
+  return { message: String(cause) };
+}

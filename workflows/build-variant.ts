@@ -1,0 +1,443 @@
+// BuildVariant: interprets one variant's step DAG. Ready steps run concurrently (bounded by
+// the plan), each as one `runStep` activity with the step's retry policy and timeouts. A
+// step that still fails after its retries waits for an operator (updates retry/skip/abort);
+// a non-retryable failure fails the variant at once. The `status` query shows it all.
+//
+// Changing this workflow: running builds replay their history against new code, so any
+// change in the commands it issues (another activity, different options, a new timer)
+// goes behind a patch:
+//   if (patched('variant-<what-changed>')) { new behaviour } else { old behaviour }
+// and, once no run that started before the change can still be open,
+// deprecatePatch('variant-<what-changed>') and drop the old branch. The saved histories
+// in test/workflows/histories/ are replayed against this file by the test suite, which
+// catches a change made without a patch.
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  CancelledFailure,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  TimeoutFailure,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { BuildPlan, Step, Variant } from '../dsl/plan';
+import type { NON_RETRYABLE_ERRORS, StepProgress, StepResult } from '../activities/step-contract';
+import type { SborkaActivities } from '../activities';
+import { abortUpdate, retryUpdate, skipUpdate, variantProgressSignal, variantStatusQuery } from './api';
+import type {
+  BuildVariantInput,
+  BuildVariantResult,
+  OperatorReply,
+  OperatorRequest,
+  VariantProgress,
+} from './contract';
+import { countByState, readySteps, variantOutcome } from './dag';
+import { formatDuration } from './format';
+import { identityAttributes, stateAttribute } from './search-values';
+import type { OperatorWait, StepError, StepState, StepStatus, VariantState, VariantStatus } from './status';
+
+type StepActivities = SborkaActivities;
+type Decision = OperatorReply['action'];
+
+// The contract's list, repeated because workflow code may import activities' types only;
+// the annotation makes tsc fail if the two ever differ.
+const NON_RETRYABLE: typeof NON_RETRYABLE_ERRORS = ['BadInput', 'PolicyViolation', 'UnsupportedStep'];
+
+export async function BuildVariant(input: BuildVariantInput): Promise<BuildVariantResult> {
+  const variant = input.plan.variants.find((v) => v.id === input.variantId);
+  if (!variant) {
+    throw ApplicationFailure.nonRetryable(`the plan has no variant "${input.variantId}"`, 'BadInput');
+  }
+  return new VariantRun(input.buildId, input.plan, variant).execute();
+}
+
+const now = (): string => new Date().toISOString();
+
+class VariantRun {
+  private readonly steps = new Map<string, StepStatus>();
+  private readonly results = new Map<string, StepResult>();
+  private readonly waits = new Map<string, OperatorWait>();
+  private readonly decisions = new Map<string, Decision>();
+  private readonly drivers: Promise<void>[] = [];
+  /** Every running activity lives in this scope, so a fatal failure can cancel the rest. */
+  private readonly activities = new CancellationScope();
+  private readonly startedAt = now();
+  private endedAt: string | undefined;
+  private state: VariantState = 'pending';
+  private fatal: string | undefined;
+  /** Set once the workflow is cancelled: steps settle as cancelled, the state stays put. */
+  private cancelling = false;
+  /** Bumped on every change; the main loop wakes on it. */
+  private version = 0;
+
+  constructor(
+    private readonly buildId: string,
+    private readonly plan: BuildPlan,
+    private readonly variant: Variant,
+  ) {
+    for (const s of variant.steps) {
+      this.steps.set(s.id, { id: s.id, kind: s.kind, title: s.title, state: 'pending', attempt: 0, skippable: s.skippable });
+    }
+  }
+
+  async execute(): Promise<BuildVariantResult> {
+    setHandler(variantStatusQuery, () => this.status());
+    for (const [update, action] of [[retryUpdate, 'retry'], [skipUpdate, 'skip'], [abortUpdate, 'abort']] as const) {
+      setHandler(update, (req) => this.decide(action, req), { validator: (req) => void this.target(action, req) });
+    }
+    upsertSearchAttributes(identityAttributes(this.plan, [this.variant]));
+    this.setState('running');
+
+    try {
+      await this.schedule();
+      // Drivers finish on their own once the loop stops: activities were cancelled, waits released.
+      await Promise.all(this.drivers);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      this.cancelling = true;
+      await Promise.allSettled(this.drivers);
+      for (const st of this.steps.values()) {
+        if (st.state === 'pending' || st.state === 'running' || st.state === 'waiting') st.state = 'cancelled';
+      }
+      this.finish('cancelled');
+      throw err;
+    }
+
+    const outcome = this.fatal === undefined ? variantOutcome(this.variant.steps, this.stateMap()) : 'failed';
+    if (outcome === 'succeeded') {
+      this.finish('succeeded');
+      return this.result();
+    }
+    this.fatal ??= 'some steps could not run';
+    this.finish('failed');
+    throw ApplicationFailure.create({
+      message: `variant ${this.variant.id}: ${this.fatal}`,
+      type: 'VariantFailed',
+      nonRetryable: true,
+      details: [this.result()],
+    });
+  }
+
+  /** Starts ready steps as slots free up until the variant is finished or failed. */
+  private async schedule(): Promise<void> {
+    const max = this.plan.policy.maxParallelSteps;
+    for (;;) {
+      if (this.fatal !== undefined) return;
+      let running = [...this.steps.values()].filter((s) => s.state === 'running').length;
+      for (const step of readySteps(this.variant.steps, this.stateMap())) {
+        if (running >= max) break;
+        running += 1;
+        this.drivers.push(this.drive(step));
+      }
+      if (variantOutcome(this.variant.steps, this.stateMap()) !== undefined) return;
+      const seen = this.version;
+      await condition(() => this.version !== seen);
+    }
+  }
+
+  /**
+   * Runs one step once (with Temporal's retries) and settles it: done, failed, skipped,
+   * cancelled, or back to pending after an operator's `retry`, so the scheduler starts it
+   * again when a slot is free.
+   */
+  private async drive(step: Step): Promise<void> {
+    const st = this.stepStatus(step.id);
+    st.attempt += 1;
+    st.activityId = `${step.id}#${st.attempt}`;
+    st.state = 'running';
+    st.startedAt = now();
+    st.endedAt = undefined;
+    st.error = undefined;
+    this.touch();
+    try {
+      const result = await this.activities.run(() => this.runActivity(step, st.activityId ?? step.id));
+      this.results.set(step.id, result);
+      Object.assign(st, {
+        endedAt: now(),
+        key: result.key,
+        outputDir: result.outputDir,
+        logPath: result.logPath,
+        durationMs: result.durationMs,
+      } satisfies Partial<StepStatus>);
+      return this.settle(st, result.cached ? 'cached' : 'succeeded');
+    } catch (err) {
+      st.endedAt = now();
+      if (isCancellation(err)) return this.settle(st, 'cancelled');
+      const failure = describeFailure(err);
+      st.error = failure.error;
+      st.logPath = failure.logPath ?? st.logPath;
+      st.heartbeat = failure.heartbeat ?? st.heartbeat;
+      if (failure.error.nonRetryable) {
+        this.fail(`step ${step.id} failed: ${failure.error.message}`);
+        return this.settle(st, 'failed');
+      }
+      if (this.fatal !== undefined) return this.settle(st, 'failed');
+    }
+
+    let decision: Decision | 'timeout' | 'stopped';
+    try {
+      decision = await this.awaitOperator(st);
+    } catch (err) {
+      if (isCancellation(err)) return this.settle(st, 'cancelled');
+      throw err;
+    }
+    const message = st.error?.message ?? 'failed';
+    switch (decision) {
+      case 'retry':
+        return this.settle(st, 'pending');
+      case 'skip':
+        return this.settle(st, 'skipped');
+      case 'abort':
+        this.fail(`step ${step.id} aborted by the operator after: ${message}`);
+        return this.settle(st, 'failed');
+      case 'timeout':
+        this.fail(`step ${step.id}: no operator decision within ${formatDuration(this.plan.policy.operatorWaitMs)} after: ${message}`);
+        return this.settle(st, 'failed');
+      case 'stopped':
+        return this.settle(st, 'failed');
+    }
+  }
+
+  private runActivity(step: Step, activityId: string): Promise<StepResult> {
+    // A skipped need produced nothing: the step runs as if it did not need it, so the
+    // activity sees needs and inputs that agree and the cache key covers what was used.
+    const needs = step.needs.filter((n) => this.steps.get(n)?.state !== 'skipped');
+    const inputs: Record<string, string> = {};
+    for (const need of needs) {
+      const key = this.results.get(need)?.key;
+      if (key !== undefined) inputs[need] = key;
+    }
+    const { runStep } = proxyActivities<StepActivities>({
+      activityId,
+      taskQueue: this.variant.taskQueue,
+      startToCloseTimeout: step.timeouts.startToCloseMs,
+      heartbeatTimeout: step.timeouts.heartbeatMs,
+      retry: {
+        maximumAttempts: step.retry.maximumAttempts,
+        initialInterval: step.retry.initialIntervalMs,
+        backoffCoefficient: step.retry.backoffCoefficient,
+        maximumInterval: step.retry.maximumIntervalMs,
+        nonRetryableErrorTypes: [...NON_RETRYABLE],
+      },
+      // Wait for the activity to kill its processes before the step counts as cancelled.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      summary: `${step.kind} ${step.id}`,
+    });
+    return runStep({
+      buildId: this.buildId,
+      variantId: this.variant.id,
+      toolchain: this.plan.toolchain,
+      step: needs.length === step.needs.length ? step : { ...step, needs },
+      inputs,
+    });
+  }
+
+  /** Resolves with the operator's decision, 'timeout', or 'stopped' when the variant fails meanwhile. */
+  private async awaitOperator(st: StepStatus): Promise<Decision | 'timeout' | 'stopped'> {
+    const waitMs = this.plan.policy.operatorWaitMs;
+    st.state = 'waiting';
+    this.waits.set(st.id, {
+      step: st.id,
+      since: now(),
+      deadline: new Date(Date.now() + waitMs).toISOString(),
+      actions: st.skippable ? ['retry', 'skip', 'abort'] : ['retry', 'abort'],
+    });
+    this.touch();
+    try {
+      const answered = await condition(() => this.decisions.has(st.id) || this.fatal !== undefined, waitMs);
+      const decision = this.decisions.get(st.id);
+      if (decision !== undefined) return decision;
+      return answered ? 'stopped' : 'timeout';
+    } finally {
+      this.decisions.delete(st.id);
+      this.waits.delete(st.id);
+    }
+  }
+
+  /** The waiting step an update is about; throws (rejecting the update) when there is none. */
+  private target(action: Decision, req: OperatorRequest): StepStatus {
+    const waiting = [...this.steps.values()].filter((s) => s.state === 'waiting' && !this.decisions.has(s.id));
+    let st: StepStatus | undefined;
+    if (req.step !== undefined) {
+      st = this.steps.get(req.step);
+      if (!st) throw new Error(`variant ${this.variant.id} has no step "${req.step}"`);
+      if (!waiting.includes(st)) throw new Error(`step ${st.id} is not waiting for an operator (it is ${st.state})`);
+    } else if (waiting.length === 1) {
+      st = waiting[0];
+    } else if (waiting.length === 0) {
+      throw new Error(`no step of variant ${this.variant.id} is waiting for an operator`);
+    } else {
+      throw new Error(`several steps wait for an operator (${waiting.map((s) => s.id).join(', ')}): name one`);
+    }
+    if (!st) throw new Error('unreachable');
+    if (action === 'skip' && !st.skippable) {
+      throw new Error(`step ${st.id} is not skippable (the plan does not mark it so): retry or abort it`);
+    }
+    return st;
+  }
+
+  private decide(action: Decision, req: OperatorRequest): OperatorReply {
+    const st = this.target(action, req);
+    this.decisions.set(st.id, action);
+    this.touch();
+    return { step: st.id, action };
+  }
+
+  private settle(st: StepStatus, state: StepState): void {
+    st.state = state;
+    this.touch();
+  }
+
+  /** First failure wins; the other running steps are cancelled. */
+  private fail(message: string): void {
+    if (this.fatal !== undefined) return;
+    this.fatal = message;
+    this.activities.cancel();
+  }
+
+  private touch(): void {
+    this.version += 1;
+    if (this.endedAt !== undefined || this.fatal !== undefined || this.cancelling) return;
+    this.setState(this.waits.size > 0 ? 'waiting' : 'running');
+  }
+
+  private finish(state: VariantState): void {
+    this.endedAt = now();
+    this.setState(state);
+  }
+
+  private setState(state: VariantState): void {
+    if (state === this.state) return;
+    this.state = state;
+    upsertSearchAttributes([stateAttribute(state)]);
+    this.notifyParent();
+  }
+
+  /** Lets a parent BuildProduct show this variant's state without polling it. */
+  private notifyParent(): void {
+    const parent = workflowInfo().parent;
+    if (!parent) return;
+    const progress: VariantProgress = {
+      variantId: this.variant.id,
+      state: this.state,
+      steps: countByState(this.variant.steps, this.stateMap()),
+      warnings: this.warnings(),
+      error: this.fatal,
+    };
+    // Best effort: a parent that has already closed needs no news. Not cancellable, so a
+    // cancelled variant still reports its end.
+    void CancellationScope.nonCancellable(() =>
+      getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(variantProgressSignal, progress),
+    ).catch(() => undefined);
+  }
+
+  private warnings(): string[] {
+    return [...this.waits.values()].map(
+      (w) => `step ${w.step} failed and waits for an operator (${w.actions.join('/')}) until ${w.deadline}`,
+    );
+  }
+
+  private stepStatus(id: string): StepStatus {
+    const st = this.steps.get(id);
+    if (!st) throw new Error(`unknown step ${id}`);
+    return st;
+  }
+
+  private stateMap(): Map<string, StepState> {
+    return new Map([...this.steps].map(([id, s]) => [id, s.state]));
+  }
+
+  private status(): VariantStatus {
+    return {
+      buildId: this.buildId,
+      variantId: this.variant.id,
+      product: this.plan.product,
+      arch: this.variant.arch,
+      taskQueue: this.variant.taskQueue,
+      state: this.state,
+      startedAt: this.startedAt,
+      endedAt: this.endedAt,
+      steps: [...this.steps.values()].map((s) => ({ ...s })),
+      waiting: [...this.waits.values()],
+      warnings: this.warnings(),
+      error: this.fatal,
+    };
+  }
+
+  private result(): BuildVariantResult {
+    return {
+      buildId: this.buildId,
+      variantId: this.variant.id,
+      state: this.state,
+      steps: [...this.steps.values()].map((s) => ({
+        id: s.id,
+        state: s.state,
+        key: s.key,
+        outputDir: s.outputDir,
+        cached: s.state === 'cached',
+      })),
+      artifacts: this.variant.artifacts.map((a) => {
+        const dir = this.steps.get(a.step)?.outputDir;
+        return { ...a, file: dir === undefined ? undefined : `${dir.replace(/\/+$/, '')}/${a.path}` };
+      }),
+      error: this.fatal,
+    };
+  }
+}
+
+interface Failure {
+  error: StepError;
+  logPath?: string;
+  heartbeat?: StepProgress;
+}
+
+/**
+ * What the workflow can learn from a failed activity. Activities may put
+ * `{ logPath, progress }` into an ApplicationFailure's first detail; a heartbeat
+ * timeout carries the last heartbeat itself.
+ */
+function describeFailure(err: unknown): Failure {
+  if (!(err instanceof ActivityFailure)) {
+    return { error: { message: err instanceof Error ? err.message : String(err), nonRetryable: false } };
+  }
+  const cause = err.cause;
+  const exhaustedByRule = err.retryState === 'NON_RETRYABLE_FAILURE';
+  if (cause instanceof ApplicationFailure) {
+    const type = cause.type ?? undefined;
+    const detail = asRecord(cause.details?.[0]);
+    return {
+      error: {
+        message: cause.message,
+        type,
+        nonRetryable: cause.nonRetryable || exhaustedByRule || (NON_RETRYABLE as readonly string[]).includes(type ?? ''),
+      },
+      logPath: typeof detail?.logPath === 'string' ? detail.logPath : undefined,
+      heartbeat: asProgress(detail?.progress),
+    };
+  }
+  if (cause instanceof TimeoutFailure) {
+    return {
+      error: { message: `timed out (${cause.timeoutType})`, type: 'Timeout', nonRetryable: false },
+      heartbeat: asProgress(Array.isArray(cause.lastHeartbeatDetails) ? cause.lastHeartbeatDetails[0] : cause.lastHeartbeatDetails),
+    };
+  }
+  if (cause instanceof CancelledFailure) {
+    return { error: { message: cause.message, type: 'Cancelled', nonRetryable: true } };
+  }
+  return { error: { message: cause?.message ?? err.message, nonRetryable: exhaustedByRule } };
+}
+
+function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : undefined;
+}
+
+function asProgress(v: unknown): StepProgress | undefined {
+  const r = asRecord(v);
+  return r && typeof r.phase === 'string' ? (r as StepProgress) : undefined;
+}

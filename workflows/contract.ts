@@ -1,0 +1,87 @@
+// Inputs and results of the build workflows and the operator's update arguments: what a
+// starter (CLI, schedule, HTTP API) sends and reads back. Zod schemas, since they cross
+// the process boundary; workflow code imports only their types.
+import { z } from 'zod';
+import { BuildPlan, Artifact } from '../dsl/plan';
+import { StepState, VariantState } from './status';
+
+export const BuildVariantInput = z.object({
+  buildId: z.string().min(1),
+  plan: BuildPlan,
+  variantId: z.string().min(1),
+});
+
+export const BuildProductInput = z.object({
+  buildId: z.string().min(1),
+  plan: BuildPlan,
+});
+
+export const StepOutcome = z.object({
+  id: z.string(),
+  state: StepState,
+  key: z.string().optional(),
+  outputDir: z.string().optional(),
+  cached: z.boolean(),
+});
+
+export const ResolvedArtifact = Artifact.extend({
+  /** Absolute path: the artifact's path inside its step's outputDir; absent when that step was skipped. */
+  file: z.string().optional(),
+});
+
+export const BuildVariantResult = z.object({
+  buildId: z.string(),
+  variantId: z.string(),
+  state: VariantState,
+  steps: z.array(StepOutcome),
+  artifacts: z.array(ResolvedArtifact),
+  error: z.string().optional(),
+});
+
+export const VariantOutcome = z.object({
+  variantId: z.string(),
+  workflowId: z.string(),
+  state: VariantState,
+  /** The variant's result; on failure the partial result its failure carried, if any. */
+  result: BuildVariantResult.optional(),
+  error: z.string().optional(),
+});
+
+export const BuildProductResult = z.object({
+  buildId: z.string(),
+  product: z.string(),
+  state: z.enum(['succeeded', 'failed']),
+  variants: z.array(VariantOutcome),
+});
+
+/** Argument of the retry/skip/abort updates; `step` may be left out when one step waits. */
+export const OperatorRequest = z.object({
+  step: z.string().optional(),
+  /** Free text for the record: who and why. */
+  reason: z.string().optional(),
+});
+
+export const OperatorReply = z.object({
+  step: z.string(),
+  action: z.enum(['retry', 'skip', 'abort']),
+});
+
+/** Sent by a running BuildVariant to its parent BuildProduct whenever its state changes. */
+export const VariantProgress = z.object({
+  variantId: z.string(),
+  state: VariantState,
+  steps: z.partialRecord(StepState, z.number().int().min(0)),
+  warnings: z.array(z.string()),
+  error: z.string().optional(),
+});
+
+export type BuildVariantInput = z.infer<typeof BuildVariantInput>;
+export type BuildProductInput = z.infer<typeof BuildProductInput>;
+export type StepOutcome = z.infer<typeof StepOutcome>;
+export type ResolvedArtifact = z.infer<typeof ResolvedArtifact>;
+export type BuildVariantResult = z.infer<typeof BuildVariantResult>;
+export type VariantOutcome = z.infer<typeof VariantOutcome>;
+export type BuildProductResult = z.infer<typeof BuildProductResult>;
+export type OperatorRequest = z.infer<typeof OperatorRequest>;
+export type OperatorReply = z.infer<typeof OperatorReply>;
+export type VariantProgress = z.infer<typeof VariantProgress>;
