@@ -11,6 +11,12 @@ import type { BuildProductResult } from '../../workflows/contract';
 const buildUsage = 'sborka build <recipe.sborka|plan.json> [--product P] [--arch A] [--id BUILD_ID] [--follow] [--no-worker]';
 const resumeUsage = 'sborka resume <build-id> [--recipe <recipe.sborka|plan.json>] [--product P] [--follow] [--no-worker]';
 
+/** Flags of every command that starts builds. */
+const RUN_OPTIONS = {
+  follow: { type: 'boolean', default: false },
+  'no-worker': { type: 'boolean', default: false },
+} as const;
+
 /**
  * With the embedded server and no --no-worker, this process also runs the workers, and
  * so must stay until the build ends; with a cluster, workers run on the build hosts.
@@ -81,8 +87,7 @@ export const buildCommand: Command = {
         product: { type: 'string' },
         arch: { type: 'string' },
         id: { type: 'string' },
-        follow: { type: 'boolean', default: false },
-        'no-worker': { type: 'boolean', default: false },
+        ...RUN_OPTIONS,
       },
       buildUsage,
     );
@@ -109,8 +114,7 @@ export const resumeCommand: Command = {
       {
         recipe: { type: 'string' },
         product: { type: 'string' },
-        follow: { type: 'boolean', default: false },
-        'no-worker': { type: 'boolean', default: false },
+        ...RUN_OPTIONS,
       },
       resumeUsage,
     );

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readLedger } from '../../activities';
-import { eventually, PROJECT_ROOT, SborkaEnv, writePlan } from '../helpers/sborka-env';
+import { eventually, PROJECT_ROOT, SborkaEnv, writePlan, x86Plan } from '../helpers/sborka-env';
 
 jest.setTimeout(300_000);
 
@@ -54,28 +54,10 @@ function fragilePlan(product: string, needed: string) {
   const script = `const fs = require('fs');
     if (!fs.existsSync(${JSON.stringify(needed)})) { console.error('input ${needed} is missing'); process.exit(1); }
     fs.copyFileSync(${JSON.stringify(needed)}, require('path').join(process.env.SBORKA_OUTPUT_DIR, 'copy.txt'));`;
-  return {
-    version: 1,
-    product,
-    toolchain: { name: 'core', version: '1' },
-    variants: [
-      {
-        id: `${product}-x86_64`,
-        product,
-        arch: 'x86_64',
-        taskQueue: 'build-x86_64',
-        steps: [
-          {
-            id: 'copy',
-            kind: 'exec',
-            params: { argv: [process.execPath, '-e', script] },
-            retry: { maximumAttempts: 2, initialIntervalMs: 100 },
-          },
-          { id: 'sums', kind: 'checksum', needs: ['copy'], params: {} },
-        ],
-      },
-    ],
-  };
+  return x86Plan(product, [
+    { id: 'copy', kind: 'exec', params: { argv: [process.execPath, '-e', script] }, retry: { maximumAttempts: 2, initialIntervalMs: 100 } },
+    { id: 'sums', kind: 'checksum', needs: ['copy'], params: {} },
+  ]);
 }
 
 async function startWaitingBuild(product: string, needed: string): Promise<string> {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readLedger } from '../../activities';
-import { eventually, SborkaEnv, writePlan } from '../helpers/sborka-env';
+import { eventually, SborkaEnv, writePlan, x86Plan } from '../helpers/sborka-env';
 
 jest.setTimeout(300_000);
 
@@ -51,26 +51,16 @@ function writeStep(id: string, text: string, needs: string[] = []) {
 }
 
 function plan(product: string) {
-  return {
-    version: 1,
+  return x86Plan(
     product,
-    toolchain: { name: 'core', version: '1' },
-    variants: [
-      {
-        id: `${product}-x86_64`,
-        product,
-        arch: 'x86_64',
-        taskQueue: 'build-x86_64',
-        steps: [
-          // The unique text keeps this test's keys apart from any other run's.
-          writeStep('first', `first ${dir}\n`),
-          gatedStep('slow', ['first']),
-          { id: 'sums', kind: 'checksum', needs: ['first', 'slow'], params: {} },
-        ],
-        artifacts: [{ name: 'sums', step: 'sums', path: 'SHA256SUMS', format: 'report' }],
-      },
+    [
+      // The unique text keeps this test's keys apart from any other run's.
+      writeStep('first', `first ${dir}\n`),
+      gatedStep('slow', ['first']),
+      { id: 'sums', kind: 'checksum', needs: ['first', 'slow'], params: {} },
     ],
-  };
+    [{ name: 'sums', step: 'sums', path: 'SHA256SUMS', format: 'report' }],
+  );
 }
 
 async function startBuild(file: string): Promise<string> {

@@ -123,3 +123,13 @@ export function writePlan(dir: string, name: string, plan: unknown): string {
   fs.writeFileSync(file, JSON.stringify(plan, null, 2));
   return file;
 }
+
+/** A core-toolchain plan with one x86_64 variant: what the engine tests build. */
+export function x86Plan(product: string, steps: unknown[], artifacts: unknown[] = []) {
+  return {
+    version: 1,
+    product,
+    toolchain: { name: 'core', version: '1' },
+    variants: [{ id: `${product}-x86_64`, product, arch: 'x86_64', taskQueue: 'build-x86_64', steps, artifacts }],
+  };
+}
