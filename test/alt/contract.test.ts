@@ -1,0 +1,199 @@
+// Contract tests of the alt toolchain against fake hasher, vm-run, mkimage-profiles and
+// rpm that take exactly the real tools' options and print their real formats.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Info } from '@temporalio/activity';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities, defaultRegistry } from '../../activities';
+import * as argv from '../../activities/alt/argv';
+import { registerAltKinds } from '../../activities/alt';
+import { privProblems } from '../../activities/alt/hasher-priv';
+import { parseImageLine, profileFragment } from '../../activities/alt/image-line';
+import { SKIP_MARKERS } from '../../activities/alt/kinds';
+import { StepInput, type StepResult } from '../../activities/step-contract';
+import { PROJECT_ROOT } from '../helpers/temporal-env';
+import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
+import { fakeHost, useFakes, type FakeHost } from './helpers';
+
+let fake: FakeHost;
+let undo: () => void;
+let stateDir: string;
+beforeEach(() => {
+  fake = fakeHost({ arches: ['x86_64'], emulate: ['aarch64'] });
+  undo = useFakes(fake);
+  stateDir = makeTmpDir('sborka-alt-state-');
+});
+afterEach(() => {
+  undo();
+  removeDir(fake.root);
+  removeDir(stateDir);
+});
+
+const plan = JSON.parse(execFileSync(path.join(PROJECT_ROOT, 'sborka'), ['plan', 'products/partner-acme.sborka', '--json'], { cwd: PROJECT_ROOT, encoding: 'utf8' })) as {
+  variants: Array<{ arch: string; steps: Array<{ id: string; kind: string; params: Record<string, unknown>; needs: string[] }> }>;
+};
+const stepOf = (id: string, arch = 'x86_64') => plan.variants.find((v) => v.arch === arch)!.steps.find((s) => s.id === id)!;
+
+function runStep(step: unknown, inputs: Record<string, string> = {}, info: Partial<Info> = {}): Promise<StepResult> {
+  const registry = registerAltKinds(defaultRegistry(), { host: fake.host });
+  const { runStep: run } = createActivities({ config: testConfig(stateDir), logger: silentLogger, registry });
+  const input = StepInput.parse({ buildId: 'b1', variantId: 'acme.x86_64', toolchain: { name: 'alt', version: '1' }, step, inputs });
+  return new MockActivityEnvironment(info, { logger: quietSdkLogger }).run(run, input);
+}
+
+async function chain(arch = 'x86_64', patch: (id: string, s: Record<string, unknown>) => Record<string, unknown> = (_id, s) => s) {
+  const results: Record<string, StepResult> = {};
+  for (const id of ['resolve', 'prepare-root', 'configure', 'build-iso', 'build-qcow2']) {
+    const step = patch(id, stepOf(id, arch) as unknown as Record<string, unknown>) as { needs: string[] };
+    results[id] = await runStep(step, Object.fromEntries(step.needs.map((n) => [n, results[n]!.key])));
+  }
+  return results;
+}
+
+const tool = (name: string, args: string[]) => spawnSync(path.join(fake.bin, name), args, { encoding: 'utf8', env: { ...process.env, HOME: fake.root } });
+const callsOf = (name: string) => fake.calls().filter((c) => c[0] === name).map((c) => c.slice(1));
+
+describe('alt tools', () => {
+  it('contract: hasher tools reject unknown options as getopt does, with exit 1', () => {
+    for (const name of ['hsh', 'hsh-install', 'hsh-run', 'hsh-rebuild']) {
+      const r = tool(name, ['--no-such-option', '/tmp']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`${name}: unrecognized option '--no-such-option'\nTry \`${name} --help' for more information.\n`);
+    }
+    // getopt takes unambiguous prefixes (mkimage's --initroot) but not --printenv-only.
+    expect(tool('hsh', ['--printenv-only']).stderr).toContain("hsh: unrecognized option '--printenv-only'");
+  });
+
+  it('contract: hsh-run needs -- before the program, or getopt takes its options', () => {
+    fs.mkdirSync(path.join(fake.root, 'wd', 'chroot'), { recursive: true });
+    const r = tool('hsh-run', [path.join(fake.root, 'wd'), 'rpm', '-qa']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("hsh-run: invalid option -- 'a'");
+    const built = argv.hshRun({ workdir: path.join(fake.root, 'wd'), number: 1, program: ['rpm', '-qa'] });
+    expect(built.indexOf('--')).toBeLessThan(built.indexOf('rpm'));
+  });
+
+  it('contract: vm-run rejects unknown options, and --kvm=cond without KVM exits 0 running nothing', () => {
+    const bad = tool('vm-run', ['--no-such', 'true']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toBe('Unknown option --no-such\n');
+    const cond = tool('vm-run', ['--kvm=cond', 'false']);
+    expect(cond.status).toBe(0);
+    expect(cond.stdout).toBe('Warning: Not running due to no KVM support (exit 0).\n');
+    expect(SKIP_MARKERS.some((m) => cond.stdout.includes(m))).toBe(true);
+  });
+
+  it('contract: sborka never builds vm-run --kvm=cond', () => {
+    for (const kvm of ['try', 'tcg'] as const) expect(argv.vmRun({ kvm, command: ['true'] }).join(' ')).not.toContain('cond');
+  });
+
+  it('contract: the ** image: line and the profile fragment', () => {
+    expect(parseImageLine('** image: /out/alt-p11-xfce-20250101-x86_64.iso [1.4G]')).toEqual({ path: '/out/alt-p11-xfce-20250101-x86_64.iso', size: '1.4G' });
+    expect(parseImageLine('** goal: distro/regular-xfce.iso')).toBeUndefined();
+    expect(profileFragment({ cls: 'distro', base: 'regular-xfce', name: 'regular-xfce-sborka', packages: ['mc'], kernel: 'std-def' }))
+      .toBe('# written by sborka\ndistro/regular-xfce-sborka: distro/regular-xfce\n\t@$(call set,KFLAVOURS,std-def)\n\t@$(call add,THE_PACKAGES,mc)\n');
+    expect(() => profileFragment({ cls: 'distro', base: 'x', name: 'y', packages: ["a'b"] })).toThrow(/not|cannot/);
+  });
+
+  it('contract: a host missing /dev/kvm in allowed_devices gets the exact fix', () => {
+    const files = [
+      { path: '/etc/hasher-priv/system', text: 'prefix=~:/tmp/.private\nallowed_mountpoints=/proc,/dev/pts\nallowed_devices=/dev/fuse\n' },
+      { path: '/etc/hasher-priv/user.d/builder', text: 'user1=builder_a\n' },
+    ];
+    expect(privProblems(files, { mountpoints: ['/proc'], devices: ['/dev/kvm'] })).toEqual([
+      'hasher-priv does not allow /dev/kvm: change line 3 of /etc/hasher-priv/system from "allowed_devices=/dev/fuse" to "allowed_devices=/dev/fuse,/dev/kvm"',
+    ]);
+    expect(privProblems([{ path: '/etc/hasher-priv/system', text: 'allowed_mountpoints=/proc\n' }], { mountpoints: ['/proc'], devices: ['/dev/kvm'] })).toEqual([
+      'hasher-priv does not allow /dev/kvm: add the line "allowed_devices=/dev/kvm" to /etc/hasher-priv/system',
+    ]);
+  });
+});
+
+describe('alt steps', () => {
+  it('contract: a full product build: resolve, prepare-root, configure, build iso and qcow2, run test', async () => {
+    const r = await chain();
+    const lock = JSON.parse(fs.readFileSync(path.join(r.resolve!.outputDir, 'packages.lock.json'), 'utf8'));
+    expect(lock.packages.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['acme-agent', 'firefox-esr', 'kernel-image-acme-rt', 'setup', 'rpm']));
+    const iso = r['build-iso']!;
+    expect(iso.outputs.files.map((f) => f.path)).toEqual(expect.arrayContaining(['acme-workstation-11.0-x86_64-acme-rt.iso', 'list-rpms.txt', 'rpm-qa.tsv', 'reports/list-srpms.txt', 'reports/pkg.list', 'reports/build.cfg']));
+    const qa = fs.readFileSync(path.join(iso.outputDir, 'rpm-qa.tsv'), 'utf8');
+    expect(qa.split('\n')[0]).toBe('name\tepoch\tversion\trelease\tarch\tlicense\tsourcerpm');
+    expect(qa).toContain('acme-agent\t(none)\t1.0\talt1\tx86_64\tLicenseRef-proprietary\tacme-agent-1.0-alt1.src.rpm');
+    const make = callsOf('make');
+    expect(make[0]).toEqual(expect.arrayContaining(['ARCH=x86_64', 'BRANCH=p11', 'REPORT=1', 'DEBUG=1', 'distro/regular-xfce-sborka.iso']));
+    expect(make[1]).toEqual(expect.arrayContaining(['vm/regular-xfce-sborka.qcow2', 'VM_SIZE=25769803776']));
+    // Each step took a subconfig of its own and handed it back.
+    for (const c of callsOf('hsh')) expect(c.some((a) => /^--number=[1-4]$/.test(a))).toBe(true);
+
+    const test = stepOf('test-run-1');
+    const ran = await runStep(test, { 'build-iso': iso.key, 'build-qcow2': r['build-qcow2']!.key });
+    expect(ran.outputs.values).toMatchObject({ passed: true, vm: true, kvm: true });
+    const vm = callsOf('vm-run')[0]!;
+    expect(vm).toEqual(['--kvm=try', '--sbin', '--', 'rpm', '-q', 'firefox-esr']);
+    expect(callsOf('hsh-run').find((c) => c.includes('vm-run'))).toEqual(expect.arrayContaining(['--mountpoints=/proc,/dev/pts,/dev/kvm']));
+    expect(callsOf('hsh-run').find((c) => c.includes('vm-run'))).not.toContain('--rooter');
+  });
+
+  it('contract: aarch64 on an x86_64 host is built under hsh --with-qemu', async () => {
+    await chain('aarch64');
+    expect(callsOf('hsh').filter((c) => c.includes('--initroot-only')).every((c) => c.includes('--with-qemu=aarch64') && c.includes('--target=aarch64'))).toBe(true);
+    expect(callsOf('make')[0]).toContain('ARCH=aarch64');
+  });
+
+  it('contract: a partner source package is built with hsh, then installed and in the image', async () => {
+    const srpms = path.join(fake.root, 'srpms');
+    fs.mkdirSync(srpms);
+    fs.writeFileSync(path.join(srpms, 'kernel-image-acme-rt-6.6.1-alt1.src.rpm'), 'License: GPL-2.0-only\n');
+    // The mirror has no such kernel: only the partner's build can provide it.
+    const index = path.join(fake.state, 'repo', 'x86_64.tsv');
+    fs.writeFileSync(index, fs.readFileSync(index, 'utf8').split('\n').filter((l) => !l.startsWith('kernel-image-acme-rt\t')).join('\n'));
+    const withSources = (id: string, s: Record<string, unknown>) =>
+      id === 'resolve' ? { ...s, params: { ...(s.params as object), repos: [...((s.params as { repos: object[] }).repos), { name: 'acme-src', url: `srpms:${srpms}` }] } } : s;
+    const r = await chain('x86_64', withSources);
+    const build = callsOf('hsh').find((c) => c.some((a) => a.endsWith('.src.rpm')))!;
+    expect(build).toEqual(expect.arrayContaining(['--with-stuff', '--target=x86_64']));
+    expect(r.resolve!.outputs.files.map((f) => f.path)).toContain('partner-rpms/x86_64/RPMS.hasher/kernel-image-acme-rt-6.6.1-alt1.x86_64.rpm');
+    const list = fs.readFileSync(path.join(r['build-iso']!.outputDir, 'list-rpms.txt'), 'utf8');
+    expect(list).toContain('kernel-image-acme-rt-6.6.1-alt1.x86_64.rpm');
+    const lock = JSON.parse(fs.readFileSync(path.join(r['build-iso']!.outputDir, 'packages.lock.json'), 'utf8'));
+    expect(lock.built).toEqual([{ file: 'kernel-image-acme-rt-6.6.1-alt1.x86_64.rpm', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+  });
+
+  it('contract: a hasher subconfig held by another process fails the attempt with a clear, retryable error', async () => {
+    for (const n of [1, 2, 3, 4]) fake.set(`locked/${n}`);
+    const err = await runStep(stepOf('resolve')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: 'StepFailed', nonRetryable: false, message: expect.stringContaining('is locked by another process') });
+    expect(callsOf('hsh')[0]).toContain('--no-wait-lock');
+  });
+
+  it('contract: a failed mkimage-profiles build keeps its log and reports', async () => {
+    const results: Record<string, StepResult> = {};
+    for (const id of ['resolve', 'prepare-root', 'configure']) {
+      const s = stepOf(id);
+      results[id] = await runStep(s, Object.fromEntries(s.needs.map((n) => [n, results[n]!.key])));
+    }
+    fake.set('make-fail', 'E: Couldn\'t find package acme-agent\n');
+    const err = (await runStep(stepOf('build-iso'), { configure: results.configure!.key }).catch((e: unknown) => e)) as Error;
+    expect(err).toMatchObject({ type: 'StepFailed', message: expect.stringContaining('build log and reports are kept in') });
+    const kept = /kept in (\S+)/.exec(err.message)![1]!;
+    expect(fs.readFileSync(path.join(kept, 'build.log'), 'utf8')).toContain("E: Couldn't find package acme-agent");
+    expect(fs.existsSync(path.join(kept, 'reports', 'cleanlog.log'))).toBe(true);
+  });
+
+  it('contract: a test on a host missing /dev/kvm in allowed_devices fails with the exact fix', async () => {
+    const r = await chain();
+    fake.privFile('system', 'prefix=~:/tmp/.private\nallowed_mountpoints=/proc,/dev/pts\n');
+    const err = await runStep(stepOf('test-run-1'), { 'build-iso': r['build-iso']!.key, 'build-qcow2': r['build-qcow2']!.key }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      type: 'BadInput',
+      message: expect.stringContaining(`hasher-priv does not allow /dev/kvm: add the line "allowed_devices=/dev/kvm" to ${fake.host.hasherPrivDir}/system`),
+    });
+  });
+
+  it('contract: hasher-priv work limits (exit 143) are reported as such', async () => {
+    fake.set('wlimit', 'idle time limit (3600 seconds) exceeded');
+    const err = await runStep(stepOf('resolve')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: 'StepFailed', message: expect.stringContaining("ended by hasher-priv's work limits (exit 143: idle time limit (3600 seconds) exceeded)") });
+  });
+});
