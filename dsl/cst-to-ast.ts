@@ -1,6 +1,6 @@
 // CST → AST: reads any statement node as keyword, arguments, block. Tolerates the partial
 // nodes that Chevrotain's error recovery leaves behind (missing children, inserted tokens).
-import { tokenMatcher, type CstElement, type CstNode, type IToken } from 'chevrotain';
+import type { CstElement, CstNode, IToken } from 'chevrotain';
 import type { Arg, Stmt } from './ast';
 import type { DiagnosticSink } from './diagnostics';
 import { isBlockRule } from './parser';
@@ -14,28 +14,87 @@ function realToken(t: IToken): boolean {
   return !t.isInsertedInRecovery && Number.isFinite(t.startOffset) && t.image.length > 0;
 }
 
-/** Children of a node in source order (Chevrotain groups them by label). */
-function ordered(node: CstNode): CstElement[] {
-  const all: { e: CstElement; at: number }[] = [];
-  for (const list of Object.values(node.children)) {
-    for (const e of list ?? []) {
-      const loc = isToken(e) ? e.startOffset : e.location?.startOffset;
-      const at = loc !== undefined && Number.isFinite(loc) ? loc : isToken(e) ? NaN : firstOffset(e);
-      if (Number.isFinite(at)) all.push({ e, at });
-    }
-  }
-  return all.sort((a, b) => a.at - b.at).map((x) => x.e);
-}
-
+/** Offset of a node's first real token (NaN when recovery made it of inserted tokens only). */
 function firstOffset(node: CstNode): number {
   let best = NaN;
-  for (const list of Object.values(node.children)) {
-    for (const e of list ?? []) {
+  for (const key in node.children) {
+    for (const e of node.children[key] as CstElement[]) {
       const o = isToken(e) ? (realToken(e) ? e.startOffset : NaN) : firstOffset(e);
       if (Number.isFinite(o) && !(o >= best)) best = o;
     }
   }
   return best;
+}
+
+/** Offset of a declaration: its keyword, a direct child; deeper only after recovery. */
+function startOffset(node: CstNode): number {
+  let best = NaN;
+  for (const key in node.children) {
+    const e = (node.children[key] as CstElement[])[0];
+    if (e && isToken(e) && realToken(e) && !(e.startOffset >= best)) best = e.startOffset;
+  }
+  return Number.isFinite(best) ? best : firstOffset(node);
+}
+
+/** Does the node hold any real token? (Stops at the first; a block's `{` usually is one.) */
+function hasRealToken(node: CstNode): boolean {
+  for (const key in node.children) {
+    for (const e of node.children[key] as CstElement[]) {
+      if (isToken(e) ? realToken(e) : hasRealToken(e)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Statement nodes of a file or block node, in source order. Chevrotain groups children by
+ * label; within one label they are already in source order, so only a node with several
+ * labels (the file: imports, products, ...) needs sorting.
+ */
+function statementNodes(node: CstNode): CstNode[] {
+  let out: CstNode[] | undefined;
+  let labels = 0;
+  for (const key in node.children) {
+    const list = node.children[key] as CstElement[];
+    if (list.length === 0 || isToken(list[0] as CstElement)) continue;
+    labels++;
+    out = out ? out.concat(list as CstNode[]) : (list as CstNode[]);
+  }
+  if (!out) return [];
+  if (labels === 1) return out;
+  return out
+    .map((n) => ({ n, at: startOffset(n) }))
+    .filter((x) => Number.isFinite(x.at))
+    .sort((a, b) => a.at - b.at)
+    .map((x) => x.n);
+}
+
+/** A statement's real tokens (its own and its argument rules') and its blocks. */
+function collectStatement(n: CstNode, tokens: IToken[], blocks: CstNode[]): void {
+  for (const key in n.children) {
+    for (const e of n.children[key] as CstElement[]) {
+      if (isToken(e)) {
+        if (realToken(e)) tokens.push(e);
+      } else if (isBlockRule(e.name)) {
+        if (hasRealToken(e)) blocks.push(e);
+      } else {
+        collectStatement(e, tokens, blocks);
+      }
+    }
+  }
+}
+
+/** Insertion sort: a statement has a handful of tokens, nearly in order already. */
+function sortByOffset(tokens: IToken[]): void {
+  for (let i = 1; i < tokens.length; i++) {
+    const t = tokens[i] as IToken;
+    let j = i - 1;
+    while (j >= 0 && (tokens[j] as IToken).startOffset > t.startOffset) {
+      tokens[j + 1] = tokens[j] as IToken;
+      j--;
+    }
+    tokens[j + 1] = t;
+  }
 }
 
 export class AstBuilder {
@@ -48,80 +107,71 @@ export class AstBuilder {
   /** Statements of a file node or of a block node. */
   statements(node: CstNode): Stmt[] {
     const out: Stmt[] = [];
-    for (const e of ordered(node)) {
-      if (isToken(e)) continue; // braces of a block
-      const s = this.statement(e);
+    for (const n of statementNodes(node)) {
+      const s = this.statement(n);
       if (s) out.push(s);
     }
     return out;
   }
 
   private statement(node: CstNode): Stmt | undefined {
-    // A statement rule may wrap exactly one declaration rule (file → productDecl).
+    // A statement is its real tokens (its own and its argument rules', in source order)
+    // and at most one block, which the grammar always puts last.
     const tokens: IToken[] = [];
-    const args: Arg[] = [];
-    let body: Stmt[] | undefined;
-    let bodyEnd: number | undefined;
-    let pendingList: Arg[] | undefined;
-    let end = -1;
-
-    const pushArg = (a: Arg): void => {
-      if (pendingList) {
-        pendingList.push(a);
-        pendingList = undefined;
-        return;
-      }
-      args.push(a);
-    };
-    const startList = (): void => {
-      const last = args[args.length - 1];
-      if (!last) return;
-      if (last.kind === 'list') {
-        pendingList = last.items;
-      } else {
-        const list: Arg = { kind: 'list', items: [last], span: last.span };
-        args[args.length - 1] = list;
-        pendingList = list.items;
-      }
-    };
-
-    const walk = (n: CstNode): void => {
-      for (const e of ordered(n)) {
-        if (isToken(e)) {
-          if (!realToken(e)) continue;
-          end = Math.max(end, e.startOffset + e.image.length);
-          if (tokens.length === 0) {
-            tokens.push(e);
-            continue;
-          }
-          tokens.push(e);
-          if (tokenMatcher(e, Comma)) startList();
-          else if (tokenMatcher(e, LCurly) || tokenMatcher(e, RCurly)) continue;
-          else pushArg(this.arg(e));
-        } else if (isBlockRule(e.name)) {
-          body = this.statements(e);
-          for (const t of e.children.RCurly ?? []) {
-            if (isToken(t) && realToken(t)) {
-              bodyEnd = t.startOffset;
-              end = Math.max(end, t.startOffset + 1);
-            }
-          }
-          for (const s of body) end = Math.max(end, s.span.offset + s.span.length);
-        } else {
-          walk(e);
-        }
-      }
-    };
-    walk(node);
-    // Close list spans over their items.
-    for (const a of args) if (a.kind === 'list') a.span = this.cover(a.items.map((i) => i.span));
+    const blocks: CstNode[] = [];
+    collectStatement(node, tokens, blocks);
+    sortByOffset(tokens);
     const kw = tokens[0];
     if (!kw) return undefined;
-    if (node.name === 'packagesItem' && !tokenMatcher(kw, K.exclude)) {
+    if (node.name === 'packagesItem' && kw.tokenType !== K.exclude) {
       // A bare package item: no keyword, the name (or @list, or "quoted name") is the argument.
       const span = this.tokenSpan(kw);
       return { keyword: '', keywordSpan: this.src.span(kw.startOffset, 0), args: [this.arg(kw)], span, endLine: span.line };
     }
+
+    const args: Arg[] = [];
+    let pendingList: Arg[] | undefined;
+    let end = -1;
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i] as IToken;
+      end = Math.max(end, t.startOffset + t.image.length);
+      if (i === 0) continue;
+      const type = t.tokenType;
+      if (type === Comma) {
+        // `a, b`: the argument before the comma opens (or continues) a list.
+        const last = args[args.length - 1];
+        if (!last) continue;
+        if (last.kind === 'list') {
+          pendingList = last.items;
+        } else {
+          const list: Arg = { kind: 'list', items: [last], span: last.span };
+          args[args.length - 1] = list;
+          pendingList = list.items;
+        }
+      } else if (type !== LCurly && type !== RCurly) {
+        const a = this.arg(t);
+        if (pendingList) {
+          pendingList.push(a);
+          pendingList = undefined;
+        } else {
+          args.push(a);
+        }
+      }
+    }
+    let body: Stmt[] | undefined;
+    let bodyEnd: number | undefined;
+    for (const b of blocks) {
+      body = this.statements(b);
+      for (const t of b.children.RCurly ?? []) {
+        if (isToken(t) && realToken(t)) {
+          bodyEnd = t.startOffset;
+          end = Math.max(end, t.startOffset + 1);
+        }
+      }
+      for (const s of body) end = Math.max(end, s.span.offset + s.span.length);
+    }
+    // Close list spans over their items.
+    for (const a of args) if (a.kind === 'list') a.span = this.cover(a.items.map((i) => i.span));
     const stmt: Stmt = {
       keyword: kw.image,
       keywordSpan: this.tokenSpan(kw),
@@ -143,13 +193,16 @@ export class AstBuilder {
 
   private arg(t: IToken): Arg {
     const span = this.tokenSpan(t);
-    if (tokenMatcher(t, StringLit)) return { kind: 'string', text: t.image, value: this.decodeString(t, span), span };
-    if (tokenMatcher(t, Arrow)) return { kind: 'arrow', text: t.image, span };
-    if (tokenMatcher(t, PackageRef)) return { kind: 'ref', text: t.image.slice(1), span };
-    if (tokenMatcher(t, Size)) return { kind: 'size', text: t.image, value: parseSize(t.image) ?? 0, span };
-    if (tokenMatcher(t, Duration)) return { kind: 'duration', text: t.image, value: parseDuration(t.image) ?? 0, span };
-    if (tokenMatcher(t, Integer)) return { kind: 'int', text: t.image, value: Number(t.image), span };
-    return { kind: 'name', text: t.image, span };
+    // Identity is enough: none of these types is another's category.
+    switch (t.tokenType) {
+      case StringLit: return { kind: 'string', text: t.image, value: this.decodeString(t, span), span };
+      case Arrow: return { kind: 'arrow', text: t.image, span };
+      case PackageRef: return { kind: 'ref', text: t.image.slice(1), span };
+      case Size: return { kind: 'size', text: t.image, value: parseSize(t.image) ?? 0, span };
+      case Duration: return { kind: 'duration', text: t.image, value: parseDuration(t.image) ?? 0, span };
+      case Integer: return { kind: 'int', text: t.image, value: Number(t.image), span };
+      default: return { kind: 'name', text: t.image, span };
+    }
   }
 
   /** Decodes \" \\ \n \t \r and \u{XXXX}; reports bad escapes and a missing closing quote. */

@@ -1,6 +1,7 @@
 // `sborka fmt`: the canonical layout of a recipe. Two-space indents, one statement per
-// line, one blank line between declarations, blank lines inside blocks kept (at most
-// one), comments kept where they were (before a statement, or at the end of its line).
+// line, one blank line between declarations, blank lines inside blocks and around comment
+// blocks kept (at most one), comments kept where they were (before a statement, or at the
+// end of its line).
 // Only files that parse cleanly are formatted; fmt(fmt(x)) = fmt(x).
 import type { Arg, Comment, Stmt } from './ast';
 import type { Diagnostic } from './diagnostics';
@@ -78,14 +79,21 @@ class Printer {
     return startLine - endLine > 1;
   }
 
-  private flushComments(before: number, indent: string, blankBeforeFirst = false): void {
-    let first = true;
+  /**
+   * Comments before an offset, each on its own line. A blank line between two comments, or
+   * between the last one and the statement on `nextLine`, stays (one at most): a file's
+   * header or a section's heading is not glued to what follows it.
+   */
+  private flushComments(before: number, indent: string, blankBeforeFirst = false, nextLine?: number): void {
+    let prevLine: number | undefined;
     while (this.next < this.comments.length && (this.comments[this.next] as Comment).span.offset < before) {
-      if (first && blankBeforeFirst) this.lines.push('');
-      first = false;
-      this.lines.push(`${indent}${(this.comments[this.next] as Comment).text.trimEnd()}`);
+      const c = this.comments[this.next] as Comment;
+      if (prevLine === undefined ? blankBeforeFirst : c.span.line - prevLine > 1) this.lines.push('');
+      this.lines.push(`${indent}${c.text.trimEnd()}`);
+      prevLine = c.span.line;
       this.next++;
     }
+    if (prevLine !== undefined && nextLine !== undefined && nextLine - prevLine > 1) this.lines.push('');
   }
 
   private trailing(line: number, endOffset: number, nextStart = Infinity): void {
@@ -98,7 +106,7 @@ class Printer {
   }
 
   private statement(s: Stmt, indent: string, nextStart = Infinity): void {
-    this.flushComments(s.span.offset, indent);
+    this.flushComments(s.span.offset, indent, false, s.span.line);
     const head = this.head(s, indent);
     if (!s.body) {
       this.lines.push(...head);

@@ -6,7 +6,7 @@ import { DiagnosticSink } from './diagnostics';
 import { recipeParser } from './parser';
 import { SourceFile } from './source';
 import { didYouMean } from './suggest';
-import { KEYWORDS, recipeLexer } from './tokens';
+import { KEYWORDS, tokenizeRecipe } from './tokens';
 
 export interface ParseResult {
   source: SourceFile;
@@ -16,7 +16,7 @@ export interface ParseResult {
 
 export function parseRecipe(path: string, text: string, sink: DiagnosticSink = new DiagnosticSink()): ParseResult {
   const source = new SourceFile(path, text);
-  const lexed = recipeLexer.tokenize(text);
+  const lexed = tokenizeRecipe(text);
   for (const e of lexed.errors) {
     const ch = text.slice(e.offset, e.offset + Math.max(1, e.length));
     sink.error('unexpected-character', `unexpected character \`${ch.slice(0, 20)}\``, source.span(e.offset, Math.max(1, e.length)), hintForChar(ch));

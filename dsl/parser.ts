@@ -6,7 +6,7 @@ import { allTokens, Arrow, Comma, Duration, Integer, K, LCurly, Name, PackageRef
 
 export class RecipeParser extends CstParser {
   constructor() {
-    super(allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: 'onlyOffset' });
+    super(allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: 'none' });
     this.performSelfAnalysis();
   }
 

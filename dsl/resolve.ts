@@ -72,6 +72,24 @@ export function emptyDraft(): Draft {
   };
 }
 
+/** A copy that shares nothing a later statement changes in place (values are replaced, never edited). */
+export function cloneDraft(d: Draft): Draft {
+  return {
+    ...d,
+    arches: [...d.arches],
+    packages: new Map(d.packages),
+    exclude: new Map(d.exclude),
+    repos: new Map(d.repos),
+    settings: { ...d.settings, users: new Map(d.settings.users), enable: new Map(d.settings.enable), disable: new Map(d.settings.disable) },
+    overlays: [...d.overlays],
+    scripts: [...d.scripts],
+    outputs: new Map(d.outputs),
+    tests: [...d.tests],
+    publish: [...d.publish],
+    pendingOn: [...d.pendingOn],
+  };
+}
+
 type Scope = 'product' | 'on';
 
 /** Keywords that may appear once per block and whose value a later layer overrides. */
@@ -79,6 +97,9 @@ const SCALARS = new Set(['title', 'version', 'branch', 'toolchain', 'kernel', 'p
 const NOT_IN_ON = new Set(['toolchain', 'arch', 'on', 'owner', 'schedule', 'title', 'version']);
 
 export class Resolver {
+  /** Per product: its chain applied, `on` blocks pending. Never handed out, only copies. */
+  private readonly applied = new Map<string, Draft>();
+
   constructor(private readonly decls: Declarations, private readonly sink: DiagnosticSink) {}
 
   private err(code: string, message: string, at: Span, hint?: string): void {
@@ -143,9 +164,25 @@ export class Resolver {
     }
     const chain = this.chain(decl);
     if (chain.length === 0) return undefined;
-    const d = emptyDraft();
-    for (const c of chain) this.applyBody(d, c.body, 'product');
+    const d = this.chainDraft(chain);
     this.applyPendingOn(d, arch);
+    return d;
+  }
+
+  /**
+   * The draft of a valid chain before its `on` blocks (a fresh copy). Each product's is kept,
+   * so a base shared by many products, and a product asked for per arch, is applied once.
+   */
+  private chainDraft(chain: readonly Decl[]): Draft {
+    let i = chain.length - 1;
+    while (i >= 0 && !this.applied.has((chain[i] as Decl).name)) i--;
+    const known = i >= 0 ? this.applied.get((chain[i] as Decl).name) : undefined;
+    const d = known ? cloneDraft(known) : emptyDraft();
+    for (let j = i + 1; j < chain.length; j++) {
+      const c = chain[j] as Decl;
+      this.applyBody(d, c.body, 'product');
+      this.applied.set(c.name, cloneDraft(d));
+    }
     return d;
   }
 

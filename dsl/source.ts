@@ -11,6 +11,7 @@ export interface Span {
 
 export class SourceFile {
   private readonly lineStarts: number[];
+  private lastLine = 0;
 
   constructor(public readonly path: string, public readonly text: string) {
     this.lineStarts = [0];
@@ -28,6 +29,14 @@ export class SourceFile {
   /** 1-based line and column of an offset (clamped). */
   position(offset: number): { line: number; col: number } {
     const o = Math.max(0, Math.min(offset, this.text.length));
+    // The AST builder asks in nearly ascending order: try the last line found, then the next.
+    const starts = this.lineStarts;
+    for (let l = this.lastLine; l <= this.lastLine + 1 && l < starts.length; l++) {
+      if ((starts[l] as number) <= o && (l + 1 >= starts.length || o < (starts[l + 1] as number))) {
+        this.lastLine = l;
+        return { line: l + 1, col: o - (starts[l] as number) + 1 };
+      }
+    }
     let lo = 0;
     let hi = this.lineStarts.length - 1;
     while (lo < hi) {
@@ -35,6 +44,7 @@ export class SourceFile {
       if ((this.lineStarts[mid] ?? 0) <= o) lo = mid;
       else hi = mid - 1;
     }
+    this.lastLine = lo;
     return { line: lo + 1, col: o - (this.lineStarts[lo] ?? 0) + 1 };
   }
 

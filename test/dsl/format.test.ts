@@ -55,6 +55,35 @@ product   demo extends b{ # opening
     expect(planJson(planProduct(after, 'demo')).replace(/"recipeDigest": "\w+"/, '')).toBe(planJson(planProduct(before, 'demo')).replace(/"recipeDigest": "\w+"/, ''));
   });
 
+  it('keeps a blank line between a comment block and the declaration after it', () => {
+    const text = `# Header of the file: what these recipes are.
+# Second line of the header.
+
+import "b.sborka"
+
+# A section heading.
+
+# What the product is.
+product demo {
+  branch p11
+
+  # a note about the packages
+
+  packages {
+    # heading inside a block
+
+    nano
+  }
+}
+`;
+    const out = formatRecipe('a.sborka', text).text as string;
+    expect(out).toBe(text);
+    expect(formatRecipe('a.sborka', out).text).toBe(out);
+    // More than one blank line is still one; no blank line stays no blank line.
+    const squeezed = formatRecipe('a.sborka', text.replace('header.\n\n', 'header.\n\n\n\n').replace('packages\n\n', 'packages\n')).text;
+    expect(squeezed).toBe(text.replace('packages\n\n', 'packages\n'));
+  });
+
   it('refuses a file with syntax errors, saying where', () => {
     const r = formatRecipe('bad.sborka', 'product x {\n  arch\n');
     expect(r.text).toBeUndefined();

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatRecipe } from '../../dsl/format';
-import { recipeLexer } from '../../dsl/tokens';
+import { tokenizeRecipe } from '../../dsl/tokens';
 import { compileText, productFiles, ROOT } from './helpers';
 
 const recipes = productFiles().map((f) => readFileSync(join(ROOT, f), 'utf8'));
@@ -19,7 +19,7 @@ const mutation = fc.record({
 });
 
 function mutate(text: string, edits: { op: string; at: number; other: number; fragment: string }[]): string {
-  const tokens = recipeLexer.tokenize(text).tokens.map((t) => t.image);
+  const tokens = tokenizeRecipe(text).tokens.map((t) => t.image);
   for (const e of edits) {
     if (tokens.length === 0) break;
     const i = e.at % tokens.length;
