@@ -31,7 +31,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`sborka: unknown command "${name}" (sborka help lists them)\n`);
     return EXIT.usage;
   }
-  if (args.includes('--help') || args.includes('-h')) {
+  // Only sborka's own options: whatever follows `--` belongs to a command run inside (vm-run).
+  const ownArgs = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+  if (ownArgs.includes('--help') || ownArgs.includes('-h')) {
     io.stdout.write(`${command.summary}\nusage: ${command.usage}\n`);
     return EXIT.ok;
   }

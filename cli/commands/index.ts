@@ -8,9 +8,13 @@ import { gcCommand } from './gc';
 import { logsCommand } from './logs';
 import { abortCommand, cancelCommand, retryCommand, skipCommand } from './operator';
 import { scheduleCommand } from './schedule';
+import { serveCommand } from './serve';
 import { serverCommand } from './server';
 import { statusCommand } from './status';
+import { tokenCommand } from './token';
 import { workerCommand } from './worker';
+import { vmRunCommand } from '../../activities/vm';
+import { promoteCommand } from './promote';
 
 export const COMMANDS: Command[] = [
   checkCommand,
@@ -24,8 +28,12 @@ export const COMMANDS: Command[] = [
   abortCommand,
   cancelCommand,
   resumeCommand,
+  promoteCommand,
   scheduleCommand,
   gcCommand,
   workerCommand,
   serverCommand,
+  serveCommand,
+  tokenCommand,
+  vmRunCommand,
 ];

@@ -1,0 +1,16 @@
+// The VM runner's public surface: kernels for each architecture, KVM detection, runInVm
+// and the vm-run command line.
+export { fetchArchPackage, KERNEL_SOURCES, prepareVmKernel, vmKernelCacheDir, VmArch, VmKernel, type PrepareKernelOptions } from './kernels';
+export { chooseAccel, detectKvm, hostVmArch, KvmMode, KvmStatus, probeAccel, probeKvm, resetKvmCache } from './kvm';
+export {
+  DEFAULT_GUEST_ENV,
+  runInVm,
+  RunInVmOptions,
+  vmRunPassed,
+  VmDrive,
+  VmMount,
+  VmRunResult,
+  VmRunStatus,
+  type RunInVmInput,
+} from './run-in-vm';
+export { parseVmRunArgs, VM_RUN_EXIT, VM_RUN_USAGE, vmRunCommand, vmRunMain, type VmRunIo } from './cli';
