@@ -1,9 +1,9 @@
 // The activities a worker registers. Built from config and logger so that tests and the
 // worker choose where the store and the logs live.
-import { createRunStep, type RunStepDeps } from './run-step';
+import { createProbeCache, createRunStep, type RunStepDeps } from './run-step';
 
 export function createActivities(deps: RunStepDeps) {
-  return { runStep: createRunStep(deps) };
+  return { runStep: createRunStep(deps), probeCache: createProbeCache(deps) };
 }
 
 export type SborkaActivities = ReturnType<typeof createActivities>;

@@ -13,7 +13,7 @@ import type { KindContext, KindExecutor, KindRegistry } from './kinds/registry';
 import { appendLedger, type LedgerEntry } from './ledger';
 import { reapAbandonedStaging, STAGING_ENV } from './orphans';
 import { runChecked } from './process-runner';
-import { StepInput, StepProgress, StepResult } from './step-contract';
+import { CacheProbeInput, StepInput, StepProgress, StepResult, type CacheProbeHit, type CacheProbeResult } from './step-contract';
 import { appendLogLines, stepLogPath } from './step-log';
 import { StepStore, type StoreEntry } from './store';
 
@@ -67,9 +67,7 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
     let key: string | undefined;
     try {
       if (!executor) throw unsupportedStep(step.kind, toolchain.name);
-      key = step.cacheable
-        ? stepCacheKey({ kind: step.kind, params: step.params, inputs: input.inputs, toolchain, host: await hostDigest(executor, step, deps.config) })
-        : undefined;
+      key = step.cacheable ? await cacheKey(executor, step, input.inputs, toolchain, deps.config) : undefined;
     } catch (err) {
       const failure = asFailure(err, step.id);
       await appendLogLines(logPath, [`--- sborka: attempt ${attempt} failed: ${firstLine(failure.message)}`]);
@@ -79,7 +77,7 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
     if (key !== undefined) {
       const hit = await store.lookup(key);
       if (hit) {
-        await appendLogLines(logPath, [`--- sborka: attempt ${attempt}: cached, store key ${key}`]);
+        await appendLogLines(logPath, [hitLine(attempt, key)]);
         await ledger('cached', key);
         logger.debug({ key }, 'cache hit');
         return result(hit, true, logPath, started);
@@ -143,6 +141,79 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
       heartbeat.stop();
     }
   };
+}
+
+/**
+ * The probeCache activity (see CacheProbeInput). A hit is recorded exactly as runStep
+ * records one (log line, ledger line, nothing spawned). Steps it cannot key (not cacheable,
+ * a need that missed, an unknown kind, unreadable host inputs) are left to runStep, which
+ * reports their failures properly.
+ */
+export function createProbeCache(deps: RunStepDeps): (input: CacheProbeInput) => Promise<CacheProbeResult> {
+  const store = new StepStore(deps.config.storeDir);
+  const registry = deps.registry ?? defaultRegistry();
+
+  return async function probeCache(raw: CacheProbeInput): Promise<CacheProbeResult> {
+    const ctx = Context.current();
+    const parsed = CacheProbeInput.safeParse(raw);
+    if (!parsed.success) throw badInput(`probeCache got a bad input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const { buildId, variantId, toolchain, steps } = parsed.data;
+    const attempt = ctx.info.attempt;
+    const hits: CacheProbeHit[] = [];
+    const hitKeys = new Map<string, string>();
+    const missed = new Set<string>();
+    // Topological order without trusting the plan's order: settle whatever has settled needs, repeat.
+    let open = steps;
+    while (open.length > 0) {
+      const next: typeof steps = [];
+      for (const step of open) {
+        if (step.needs.some((n) => missed.has(n))) {
+          missed.add(step.id);
+          continue;
+        }
+        if (!step.needs.every((n) => hitKeys.has(n))) {
+          next.push(step);
+          continue;
+        }
+        const started = Date.now();
+        const inputs = Object.fromEntries(step.needs.map((n) => [n, hitKeys.get(n)!]));
+        const executor = registry.resolve(toolchain.name, step.kind);
+        const key = step.cacheable && executor ? await cacheKey(executor, step, inputs, toolchain, deps.config).catch(() => undefined) : undefined;
+        const entry = key === undefined ? undefined : await store.lookup(key);
+        if (key === undefined || !entry) {
+          missed.add(step.id);
+          continue;
+        }
+        const logPath = stepLogPath(deps.config.logDir, buildId, variantId, step.id);
+        await appendLogLines(logPath, [hitLine(attempt, key)]);
+        await appendLedger(deps.config.storeDir, {
+          buildId, variantId, stepId: step.id, kind: step.kind, key, attempt, outcome: 'cached',
+          startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, pids: [], workerPid: process.pid,
+        });
+        hitKeys.set(step.id, entry.key);
+        hits.push({ stepId: step.id, key: entry.key, outputDir: entry.outputsDir, logPath, durationMs: Date.now() - started });
+      }
+      // A need that is not among the steps never settles: leave those steps to runStep.
+      if (next.length === open.length) break;
+      open = next;
+    }
+    deps.logger.debug({ buildId, variantId, hits: hits.length, steps: steps.length }, 'cache probe');
+    return { hits };
+  };
+}
+
+async function cacheKey(
+  executor: KindExecutor,
+  step: StepInput['step'],
+  inputs: Record<string, string>,
+  toolchain: StepInput['toolchain'],
+  config: Config,
+): Promise<string> {
+  return stepCacheKey({ kind: step.kind, params: step.params, inputs, toolchain, host: await hostDigest(executor, step, config) });
+}
+
+function hitLine(attempt: number, key: string): string {
+  return `--- sborka: attempt ${attempt}: cached, store key ${key}`;
 }
 
 /** A host file that vanished is the recipe's problem, not one a retry fixes. */

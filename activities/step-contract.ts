@@ -39,7 +39,34 @@ export const StepProgress = z.object({
   pid: z.number().int().optional(),
 });
 
+/**
+ * One call before a variant schedules its steps: the keys of as many cacheable steps as
+ * can be computed without running anything (each one's needs must be hits themselves),
+ * looked up in the store. A warm rerun then takes one activity instead of one per step.
+ */
+export const CacheProbeInput = z.object({
+  buildId: z.string().min(1),
+  variantId: z.string().min(1),
+  toolchain: Toolchain,
+  /** The variant's steps; every need must be among them. */
+  steps: z.array(Step),
+});
+
+/** A step found in the store: what runStep returns on a hit, less the file list (kept out of the payload). */
+export const CacheProbeHit = z.object({
+  stepId: z.string(),
+  key: z.string().length(64),
+  outputDir: z.string(),
+  logPath: z.string(),
+  durationMs: z.number().min(0),
+});
+
+export const CacheProbeResult = z.object({ hits: z.array(CacheProbeHit) });
+
 export type StepInput = z.infer<typeof StepInput>;
+export type CacheProbeInput = z.infer<typeof CacheProbeInput>;
+export type CacheProbeHit = z.infer<typeof CacheProbeHit>;
+export type CacheProbeResult = z.infer<typeof CacheProbeResult>;
 export type StepResult = z.infer<typeof StepResult>;
 export type StepOutputs = z.infer<typeof StepOutputs>;
 export type StepProgress = z.infer<typeof StepProgress>;

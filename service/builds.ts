@@ -1,19 +1,23 @@
 // Client-side operations on builds: start, look at, steer and resume them. Build state
-// lives in Temporal only; these functions read it through queries and histories.
+// lives in Temporal only; these functions read it through queries (running workflows) and
+// results (closed ones: a query on a closed workflow needs a worker to replay it).
 import { randomBytes } from 'node:crypto';
 import {
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { BuildPlan, parsePlan } from '../dsl/plan';
 import { abortUpdate, productStatusQuery, retryUpdate, skipUpdate, variantStatusQuery } from '../workflows/api';
-import { BuildProductInput, BuildProductResult, type OperatorReply } from '../workflows/contract';
+import { BuildProductInput, BuildProductResult, BuildVariantResult, type OperatorReply } from '../workflows/contract';
+import { countByState } from '../workflows/dag';
 import { SA_PRODUCT, SA_STATE } from '../workflows/search-attributes';
-import { identityAttributes, stateAttribute } from '../workflows/search-values';
-import { ProductStatus, VariantStatus } from '../workflows/status';
+import { identityAttributes, ownerLabel, stateAttribute } from '../workflows/search-values';
+import { ProductStatus, VariantStatus, type ProductState, type VariantSummary } from '../workflows/status';
 import { CONTROL_QUEUE } from './worker';
 
 export const BUILD_PRODUCT = 'BuildProduct';
@@ -46,14 +50,17 @@ export async function startBuild(client: Client, plan: BuildPlan, buildId = newB
 }
 
 async function existing(client: Client, buildId: string): Promise<WorkflowHandle> {
+  return (await described(client, buildId)).handle;
+}
+
+async function described(client: Client, buildId: string): Promise<{ handle: WorkflowHandle; description: WorkflowExecutionDescription }> {
   const handle = client.workflow.getHandle(buildId);
   try {
-    await handle.describe();
+    return { handle, description: await handle.describe() };
   } catch (e) {
     if (e instanceof WorkflowNotFoundError) throw new BuildNotFound(buildId);
     throw e;
   }
-  return handle;
 }
 
 /** The plan a build was started with, read back from its history. */
@@ -70,20 +77,120 @@ export interface BuildView {
   variants: VariantStatus[];
 }
 
-/** The product's status and every started variant's full status. */
+/**
+ * The product's status and every started variant's full status. Running workflows are
+ * queried; closed ones are read from their results (a failed variant's partial result
+ * travels in its failure), so a finished build shows without any worker.
+ */
 export async function buildView(client: Client, buildId: string): Promise<BuildView> {
-  const handle = await existing(client, buildId);
-  const product = ProductStatus.parse(await handle.query(productStatusQuery));
-  const variants: VariantStatus[] = [];
-  for (const v of product.variants) {
-    try {
-      variants.push(VariantStatus.parse(await client.workflow.getHandle(v.workflowId).query(variantStatusQuery)));
-    } catch (e) {
-      // A variant whose queue has no worker has not started yet: the summary says why.
-      if (!(e instanceof WorkflowNotFoundError)) throw e;
+  const { handle, description } = await described(client, buildId);
+  if (description.status.name === 'RUNNING') {
+    const product = ProductStatus.parse(await handle.query(productStatusQuery));
+    const variants: VariantStatus[] = [];
+    for (const v of product.variants) {
+      const status = await variantView(client, v.workflowId);
+      if (status.kind === 'status') variants.push(status.status);
     }
+    return { product, variants };
   }
-  return { product, variants };
+  return closedBuildView(client, handle, description);
+}
+
+type VariantView = { kind: 'status'; status: VariantStatus } | { kind: 'absent' } | { kind: 'unreadable'; state: string };
+
+/** Deadline of a query to a closed run whose result holds no status (it needs a worker to answer). */
+const CLOSED_QUERY_MS = 5_000;
+
+async function variantView(client: Client, workflowId: string): Promise<VariantView> {
+  const handle = client.workflow.getHandle(workflowId);
+  let description: WorkflowExecutionDescription;
+  try {
+    description = await handle.describe();
+  } catch (e) {
+    // A variant whose queue has no worker may not have started yet: the summary says why.
+    if (e instanceof WorkflowNotFoundError) return { kind: 'absent' };
+    throw e;
+  }
+  const state = description.status.name;
+  if (state === 'RUNNING') return { kind: 'status', status: VariantStatus.parse(await handle.query(variantStatusQuery)) };
+  const final = await finalResult(handle, BuildVariantResult);
+  if (final?.status) return { kind: 'status', status: final.status };
+  // Runs from before results carried their status, and cancelled or terminated runs (no
+  // result at all): only a worker replaying the history can answer.
+  try {
+    return { kind: 'status', status: VariantStatus.parse(await client.withDeadline(Date.now() + CLOSED_QUERY_MS, () => handle.query(variantStatusQuery))) };
+  } catch {
+    return { kind: 'unreadable', state: state.toLowerCase() };
+  }
+}
+
+/** The result of a closed run, or the partial result its ApplicationFailure carried; undefined if neither parses. */
+async function finalResult<T>(handle: WorkflowHandle, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }): Promise<T | undefined> {
+  let value: unknown;
+  try {
+    value = await handle.result();
+  } catch (e) {
+    const cause = e instanceof WorkflowFailedError ? e.cause : undefined;
+    if (!(cause instanceof ApplicationFailure)) return undefined;
+    value = cause.details?.[0];
+  }
+  const parsed = schema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+async function closedBuildView(client: Client, handle: WorkflowHandle, description: WorkflowExecutionDescription): Promise<BuildView> {
+  const buildId = handle.workflowId;
+  const final = await finalResult(handle, BuildProductResult);
+  const plan = final?.status ? undefined : await planOfBuild(client, buildId);
+  // Variant workflow ids: from the final status, else derived from the plan as BuildProduct derives them.
+  const variantIds = final?.status
+    ? final.status.variants.map((v) => ({ variantId: v.variantId, workflowId: v.workflowId }))
+    : plan!.variants.map((v) => ({ variantId: v.id, workflowId: variantWorkflowId(buildId, v.id) }));
+  const variants: VariantStatus[] = [];
+  const unreadable = new Map<string, string>();
+  for (const { variantId, workflowId } of variantIds) {
+    const view = await variantView(client, workflowId);
+    if (view.kind === 'status') variants.push(view.status);
+    else if (view.kind === 'unreadable') unreadable.set(variantId, view.state);
+  }
+  const unreadableWarnings = [...unreadable].map(
+    ([id, state]) => `${id}: ${state}; its step states can be read only while a worker runs (sborka worker)`,
+  );
+  if (final?.status) {
+    return { product: { ...final.status, warnings: [...final.status.warnings, ...unreadableWarnings] }, variants };
+  }
+  // Cancelled, terminated or from before results carried their status: rebuild the product
+  // status from the plan and what each variant says of itself.
+  const byId = new Map(variants.map((v) => [v.variantId, v]));
+  const closedAs: ProductState = description.status.name === 'CANCELLED' ? 'cancelled' : description.status.name === 'COMPLETED' ? final?.state ?? 'failed' : 'failed';
+  const summaries: VariantSummary[] = plan!.variants.map((v) => {
+    const status = byId.get(v.id);
+    return {
+      variantId: v.id,
+      workflowId: variantWorkflowId(buildId, v.id),
+      arch: v.arch,
+      flavour: v.flavour,
+      taskQueue: v.taskQueue,
+      // Never started (its queue had no worker) or unreadable: it ended with the build.
+      state: status?.state ?? (closedAs === 'cancelled' ? 'cancelled' : 'failed'),
+      steps: status ? countByState(status.steps.map((s) => ({ id: s.id, needs: [] })), new Map(status.steps.map((s) => [s.id, s.state]))) : { pending: v.steps.length },
+      warnings: [],
+      error: status?.error,
+    };
+  });
+  return {
+    product: {
+      buildId,
+      product: plan!.product,
+      owner: ownerLabel(plan!.owner),
+      state: closedAs,
+      startedAt: description.startTime.toISOString(),
+      endedAt: description.closeTime?.toISOString(),
+      variants: summaries,
+      warnings: unreadableWarnings,
+    },
+    variants,
+  };
 }
 
 export async function buildResult(client: Client, buildId: string): Promise<BuildProductResult> {

@@ -11,16 +11,19 @@ import {
   condition,
   isCancellation,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Variant } from '../dsl/plan';
 import type { createQueueWatchActivities } from '../activities/queue-watch';
 import { productStatusQuery, variantProgressSignal } from './api';
 import { BuildVariant } from './build-variant';
 import type { BuildProductInput, BuildProductResult, BuildVariantResult, VariantOutcome } from './contract';
+import { countByState } from './dag';
 import { formatDuration } from './format';
 import { identityAttributes, ownerLabel, stateAttribute } from './search-values';
 import type { ProductState, ProductStatus, VariantState, VariantSummary } from './status';
@@ -35,7 +38,10 @@ const { describeQueue } = proxyActivities<QueueWatch>({
 const FINISHED: readonly VariantState[] = ['succeeded', 'failed', 'cancelled'];
 
 export async function BuildProduct(input: BuildProductInput): Promise<BuildProductResult> {
-  const { buildId, plan } = input;
+  const { plan } = input;
+  // A Schedule starts runs with an empty build id: the run's own id (`<id>-<time>`) is the
+  // build id then. The patch is only reached for such runs, so older histories are unaffected.
+  const buildId = input.buildId === '' && patched('product-build-id-from-workflow-id') ? workflowInfo().workflowId : input.buildId;
   const startedAt = new Date().toISOString();
   let endedAt: string | undefined = undefined; // set when the build ends; read by the query
   let state: ProductState = 'running';
@@ -62,7 +68,7 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
     return s;
   };
 
-  setHandler(productStatusQuery, (): ProductStatus => {
+  const productStatus = (): ProductStatus => {
     const variants = [...summaries.values()].map((s) => {
       const queueWarning = FINISHED.includes(s.state) ? undefined : queueWarnings.get(s.taskQueue);
       return { ...s, warnings: queueWarning === undefined ? s.warnings : [queueWarning, ...s.warnings] };
@@ -77,7 +83,8 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
       variants,
       warnings: variants.flatMap((v) => v.warnings.map((w) => `${v.variantId}: ${w}`)),
     };
-  });
+  };
+  setHandler(productStatusQuery, productStatus);
   setHandler(variantProgressSignal, (p) => {
     const s = summaries.get(p.variantId);
     // A result that already arrived is final; a late signal must not undo it.
@@ -105,7 +112,7 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
       const result = await child.result();
-      Object.assign(s, { state: 'succeeded', error: undefined, warnings: [] });
+      Object.assign(s, { state: 'succeeded', steps: stepCounts(result), error: undefined, warnings: [] });
       return { variantId: variant.id, workflowId, state: 'succeeded', result };
     } catch (err) {
       if (isCancellation(err)) {
@@ -113,7 +120,7 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
         return { variantId: variant.id, workflowId, state: 'cancelled', error: 'cancelled' };
       }
       const { message, result } = variantFailure(err);
-      Object.assign(s, { state: 'failed', error: message, warnings: [] });
+      Object.assign(s, { state: 'failed', steps: result ? stepCounts(result) : s.steps, error: message, warnings: [] });
       return { variantId: variant.id, workflowId, state: 'failed', error: message, result };
     }
   };
@@ -132,7 +139,7 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
   }
   state = outcomes.every((o) => o.state === 'succeeded') ? 'succeeded' : 'failed';
   upsertSearchAttributes([stateAttribute(state)]);
-  return { buildId, product: plan.product, state, variants: outcomes };
+  return { buildId, product: plan.product, state, variants: outcomes, status: productStatus() };
 }
 
 export function variantWorkflowId(buildId: string, variantId: string): string {
@@ -172,6 +179,11 @@ async function watchQueue(
     await CancellationScope.nonCancellable(() => condition(allFinished)).catch(() => undefined);
   }
   warnings.delete(queue);
+}
+
+/** The final step counts: the last progress signal may predate the last steps' ends. */
+function stepCounts(result: BuildVariantResult): VariantSummary['steps'] {
+  return countByState(result.steps.map((st) => ({ id: st.id, needs: [] })), new Map(result.steps.map((st) => [st.id, st.state])));
 }
 
 function variantFailure(err: unknown): { message: string; result?: BuildVariantResult } {

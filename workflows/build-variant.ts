@@ -20,6 +20,7 @@ import {
   condition,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   TimeoutFailure,
@@ -27,7 +28,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BuildPlan, Step, Variant } from '../dsl/plan';
-import type { NON_RETRYABLE_ERRORS, StepProgress, StepResult } from '../activities/step-contract';
+import type { CacheProbeHit, NON_RETRYABLE_ERRORS, StepProgress, StepResult } from '../activities/step-contract';
 import type { SborkaActivities } from '../activities';
 import { abortUpdate, retryUpdate, skipUpdate, variantProgressSignal, variantStatusQuery } from './api';
 import type {
@@ -61,7 +62,8 @@ const now = (): string => new Date().toISOString();
 
 class VariantRun {
   private readonly steps = new Map<string, StepStatus>();
-  private readonly results = new Map<string, StepResult>();
+  /** Store keys of the steps that produced outputs (ran or cached): their dependents' inputs. */
+  private readonly keys = new Map<string, string>();
   private readonly waits = new Map<string, OperatorWait>();
   private readonly decisions = new Map<string, Decision>();
   private readonly drivers: Promise<void>[] = [];
@@ -95,6 +97,8 @@ class VariantRun {
     this.setState('running');
 
     try {
+      // Only plans with a cacheable step can hit; older histories have no marker and skip it.
+      if (this.variant.steps.some((s) => s.cacheable) && patched('variant-cache-probe')) await this.probeCache();
       await this.schedule();
       // Drivers finish on their own once the loop stops: activities were cancelled, waits released.
       await Promise.all(this.drivers);
@@ -157,7 +161,7 @@ class VariantRun {
     this.touch();
     try {
       const result = await this.activities.run(() => this.runActivity(step, st.activityId ?? step.id));
-      this.results.set(step.id, result);
+      this.keys.set(step.id, result.key);
       Object.assign(st, {
         endedAt: now(),
         key: result.key,
@@ -210,7 +214,7 @@ class VariantRun {
     const needs = step.needs.filter((n) => this.steps.get(n)?.state !== 'skipped');
     const inputs: Record<string, string> = {};
     for (const need of needs) {
-      const key = this.results.get(need)?.key;
+      const key = this.keys.get(need);
       if (key !== undefined) inputs[need] = key;
     }
     const { runStep } = proxyActivities<StepActivities>({
@@ -236,6 +240,47 @@ class VariantRun {
       step: needs.length === step.needs.length ? step : { ...step, needs },
       inputs,
     });
+  }
+
+  /**
+   * Asks one activity for every step already in the store, so a warm rerun does not
+   * schedule them one by one. The hits settle as cached, exactly as runStep's hits would;
+   * should the probe fail, each step looks itself up as before.
+   */
+  private async probeCache(): Promise<void> {
+    const { probeCache } = proxyActivities<StepActivities>({
+      activityId: 'cache-probe',
+      taskQueue: this.variant.taskQueue,
+      startToCloseTimeout: '10m',
+      retry: { maximumAttempts: 2, initialInterval: '1s', nonRetryableErrorTypes: [...NON_RETRYABLE] },
+      summary: 'cache probe',
+    });
+    let hits: CacheProbeHit[];
+    try {
+      ({ hits } = await this.activities.run(() =>
+        probeCache({ buildId: this.buildId, variantId: this.variant.id, toolchain: this.plan.toolchain, steps: this.variant.steps }),
+      ));
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return;
+    }
+    const at = now();
+    for (const hit of hits) {
+      const st = this.steps.get(hit.stepId);
+      if (!st || st.state !== 'pending') continue;
+      Object.assign(st, {
+        state: 'cached',
+        attempt: 1,
+        startedAt: at,
+        endedAt: at,
+        key: hit.key,
+        outputDir: hit.outputDir,
+        logPath: hit.logPath,
+        durationMs: hit.durationMs,
+      } satisfies Partial<StepStatus>);
+      this.keys.set(hit.stepId, hit.key);
+    }
+    this.touch();
   }
 
   /** Resolves with the operator's decision, 'timeout', or 'stopped' when the variant fails meanwhile. */
@@ -387,6 +432,7 @@ class VariantRun {
         return { ...a, file: dir === undefined ? undefined : `${dir.replace(/\/+$/, '')}/${a.path}` };
       }),
       error: this.fatal,
+      status: this.status(),
     };
   }
 }

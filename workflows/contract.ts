@@ -3,7 +3,7 @@
 // the process boundary; workflow code imports only their types.
 import { z } from 'zod';
 import { BuildPlan, Artifact } from '../dsl/plan';
-import { StepState, VariantState } from './status';
+import { ProductStatus, StepState, VariantState, VariantStatus } from './status';
 
 export const BuildVariantInput = z.object({
   buildId: z.string().min(1),
@@ -12,7 +12,8 @@ export const BuildVariantInput = z.object({
 });
 
 export const BuildProductInput = z.object({
-  buildId: z.string().min(1),
+  /** Empty: use the run's workflow id (a Schedule names each run itself and cannot fill this in). */
+  buildId: z.string(),
   plan: BuildPlan,
 });
 
@@ -36,6 +37,8 @@ export const BuildVariantResult = z.object({
   steps: z.array(StepOutcome),
   artifacts: z.array(ResolvedArtifact),
   error: z.string().optional(),
+  /** The final status, so a closed variant is shown without a query (which needs a worker). Absent in runs before it was added. */
+  status: VariantStatus.optional(),
 });
 
 export const VariantOutcome = z.object({
@@ -52,6 +55,8 @@ export const BuildProductResult = z.object({
   product: z.string(),
   state: z.enum(['succeeded', 'failed']),
   variants: z.array(VariantOutcome),
+  /** The final status (see BuildVariantResult.status). */
+  status: ProductStatus.optional(),
 });
 
 /** Argument of the retry/skip/abort updates; `step` may be left out when one step waits. */

@@ -1,3 +1,4 @@
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { parseCommandArgs } from '../args';
 import { EXIT, UserError, type Command } from '../command';
 import { CliContext } from '../context';
@@ -39,7 +40,8 @@ export const scheduleCommand: Command = {
         case 'unpause': {
           if (!rest[0]) throw new UserError(`name the product\nusage: ${usage}`, EXIT.usage);
           const handle = (await ctx.client()).schedule.getHandle(`${SCHEDULE_PREFIX}${rest[0]}`);
-          if (action === 'trigger') await handle.trigger();
+          // The schedule's own overlap policy (skip): a manual trigger never doubles a running nightly.
+          if (action === 'trigger') await handle.trigger(ScheduleOverlapPolicy.SKIP);
           else if (action === 'pause') await handle.pause(`paused by ${process.env.USER ?? 'operator'}`);
           else await handle.unpause();
           io.stdout.write(`${action}: ${rest[0]}\n`);

@@ -365,6 +365,17 @@ describe('BuildVariant', () => {
     expect(status.steps[0]?.state).toBe('failed');
   });
 
+  it('a rerun never takes a non-cacheable step from the store; its cacheable dependent is still a hit', async () => {
+    const p = makePlan([variant('v', [sh('stamp', 'echo same > "$SBORKA_OUTPUT_DIR/out"', [], { cacheable: false }), sh('use', 'cat "$SBORKA_INPUT_STAMP/out" > "$SBORKA_OUTPUT_DIR/copy"', [], { needs: ['stamp'] })])]);
+    const first = await (await startVariant('b-nocache', p)).result();
+    expect(first.steps.map((s) => [s.id, s.state])).toEqual([['stamp', 'succeeded'], ['use', 'succeeded']]);
+    const again = await (await startVariant('b-nocache-rerun', p)).result();
+    // The stamp runs again and, producing the same bytes, gives its dependent the same input key.
+    expect(again.steps.map((s) => [s.id, s.state, s.key === first.steps.find((f) => f.id === s.id)?.key])).toEqual([['stamp', 'succeeded', true], ['use', 'cached', true]]);
+    const ledger = (await readLedger(config.storeDir)).filter((e) => e.buildId === 'b-nocache-rerun');
+    expect(ledger.map((e) => [e.stepId, e.outcome, e.pids.length > 0])).toEqual([['stamp', 'succeeded', true], ['use', 'cached', false]]);
+  });
+
   it('cancelling the build cancels the running step and kills its process', async () => {
     const pidFile = path.join(tmp, 'sleep.pid');
     const p = makePlan([variant('v', [sh('sleep', 'echo $$ > "$1"; exec sleep 300', [pidFile], { timeouts: { heartbeatMs: 30_000, startToCloseMs: 600_000 } }), sh('after', 'true', [], { needs: ['sleep'] })])]);
