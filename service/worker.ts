@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { createActivities } from '../activities';
+import { createActivities, type KindRegistry } from '../activities';
 import { createQueueWatchActivities } from '../activities/queue-watch';
 import type { Config } from './config';
 import { connectWorker } from './temporal-connection';
@@ -61,11 +61,13 @@ export async function startWorkers(opts: {
   client: Client;
   queues: string[];
   maxConcurrentActivities?: number;
+  /** The step kinds this host runs (a toolchain's adapter registered); the default registry when absent. */
+  registry?: KindRegistry;
 }): Promise<WorkerSet> {
   installRuntime(opts.logger);
   const connection = await connectWorker(opts.config, opts.logger);
   const activities = {
-    ...createActivities({ config: opts.config, logger: opts.logger }),
+    ...createActivities({ config: opts.config, logger: opts.logger, registry: opts.registry }),
     ...createQueueWatchActivities(opts.client),
   };
   const workflowBundleCode = await workflowBundle();

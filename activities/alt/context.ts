@@ -9,6 +9,7 @@ import type { StoreEntry } from '../store';
 import { badInput } from '../failures';
 import { Lock } from './rpm-list';
 import type { FragmentParts } from './image-line';
+import { FEATURE_DIR } from './feature';
 
 export const CONTEXT_FILE = 'alt-context.json';
 export const LOCK_FILE = 'packages.lock.json';
@@ -35,6 +36,8 @@ export interface Carried {
   lock: Lock;
   /** Directory of partner RPMs in an input's outputs, if any were built. */
   partnerRepo?: string;
+  /** configure's mkimage-profiles feature tree (features.in/sborka), read by build; never carried further. */
+  feature?: string;
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -49,7 +52,8 @@ export async function readCarried(stepId: string, inputs: Record<string, StoreEn
     const context = AltContext.parse(JSON.parse(await fs.readFile(path.join(dir, CONTEXT_FILE), 'utf8')));
     const lock = Lock.parse(JSON.parse(await fs.readFile(path.join(dir, LOCK_FILE), 'utf8')));
     const repo = path.join(dir, PARTNER_REPO);
-    return { context, lock, partnerRepo: (await exists(repo)) ? repo : undefined };
+    const feature = path.join(dir, FEATURE_DIR);
+    return { context, lock, partnerRepo: (await exists(repo)) ? repo : undefined, feature: (await exists(feature)) ? feature : undefined };
   }
   throw badInput(`step "${stepId}": none of its inputs (${Object.keys(inputs).join(', ') || 'none'}) carries ${CONTEXT_FILE}; on the alt toolchain it needs resolve → prepare-root → configure before it`);
 }

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Arch } from '../../dsl/plan';
 import type { Repo, Settings } from '../../dsl/model';
+import type { StepParams } from '../../dsl/step-params';
 import { badInput, stepFailed } from '../failures';
 import { defineKind, type KindContext, type KindExecutor } from '../kinds/registry';
 import { isSourceRepo } from './apt-conf';
@@ -15,6 +16,8 @@ import { acquireSlot, archMode, checkPriv, kvmAvailable, writeStepFiles, type Al
 import { mkimageTarget, parseImageError, parseImageLine, profileFragment, reportsDirName, MAKE_WORD, type FragmentParts } from './image-line';
 import { formatRpmQa, lockDrift, parseListRpms, parseRpmQa, rpmFileName, RPM_QUERY_FORMAT, type Lock, type RpmPackage } from './rpm-list';
 import { runTool } from './tools';
+import { FEATURE_DIR, FEATURE_NAME, FEATURE_TARGET, writeFeature } from './feature';
+import { digestTree } from '../host-digest';
 
 export const RPM_QA_FILE = 'rpm-qa.tsv';
 export const LIST_RPMS_FILE = 'list-rpms.txt';
@@ -210,8 +213,9 @@ async function stagePartnerRepo(ctx: KindContext, carried: Carried): Promise<str
 
 /**
  * Recipe settings as mkimage-profiles features and variables (use/l10n LOCALE,
- * use/datetime TIME_ZONE, use/services SERVICES_*). What has no m-p counterpart yet is
- * listed as unapplied in the manifest and the log.
+ * use/datetime TIME_ZONE, use/services SERVICES_*, use/net TARGET_HOSTNAME). Users and
+ * the root password (hashes, which m-p's plain-text ROOTPW/USERS cannot carry) go into
+ * our own feature's image script, see feature.ts.
  */
 export function settingsParts(settings: Settings): { parts: FragmentParts; unapplied: string[] } {
   const parts: FragmentParts = { deps: [], calls: [] };
@@ -234,12 +238,46 @@ export function settingsParts(settings: Settings): { parts: FragmentParts; unapp
     if (settings.enableServices.length) parts.calls.push({ fn: 'add', name: 'SERVICES_ENABLE', value: settings.enableServices.join(' ') });
     if (settings.disableServices.length) parts.calls.push({ fn: 'add', name: 'SERVICES_DISABLE', value: settings.disableServices.join(' ') });
   }
-  if (settings.hostname) unapplied.push(`hostname ${settings.hostname}`);
-  if (settings.rootPasswordHash) unapplied.push('root password');
-  for (const u of settings.users) unapplied.push(`user ${u.name}`);
+  if (settings.hostname) {
+    if (!/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(settings.hostname)) throw new Error(`hostname "${settings.hostname}" is not a valid host name`);
+    parts.deps.push('use/net');
+    parts.calls.push({ fn: 'set', name: 'TARGET_HOSTNAME', value: settings.hostname });
+  }
+  if (settings.users.length || settings.rootPasswordHash !== undefined) {
+    // What m-p's use/deflogin installs for the same job.
+    parts.calls.push({ fn: 'add', name: 'THE_PACKAGES', value: 'shadow-utils' });
+  }
   parts.deps = [...new Set(parts.deps)];
   for (const c of parts.calls) for (const w of c.value.split(' ')) if (!MAKE_WORD.test(w)) throw new Error(`setting value "${w}" cannot be passed to mkimage-profiles`);
   return { parts, unapplied };
+}
+
+/**
+ * A recipe's file on the host: absolute as cli/load-plan.ts writes them, or relative to
+ * the project for hand-written plans; never outside the project through "..".
+ */
+function recipePath(stepId: string, field: string, p: string, projectRoot: string): string {
+  if (path.isAbsolute(p)) return path.normalize(p);
+  const full = path.resolve(projectRoot, p);
+  if (full !== projectRoot && !full.startsWith(`${projectRoot}${path.sep}`)) throw badInput(`step "${stepId}": params.${field}: ${p} leads outside ${projectRoot}`);
+  return full;
+}
+
+type ConfigureParams = StepParams<'configure'>;
+
+/** The overlays' and script files' content joins configure's cache key: an edited overlay is rebuilt. */
+async function configureHostInputs(params: ConfigureParams, config: { projectRoot: string }): Promise<string | undefined> {
+  const sources = [
+    ...params.overlays.map((o, i) => recipePath('configure', `overlays[${i}].src`, o.src, config.projectRoot)),
+    ...params.scripts.flatMap((s, i) => (s.file !== undefined ? [recipePath('configure', `scripts[${i}].file`, s.file, config.projectRoot)] : [])),
+  ];
+  if (sources.length === 0) return undefined;
+  const hash = createHash('sha256');
+  for (const s of sources) {
+    const digest = await digestTree(path.dirname(s), [path.basename(s)]).catch(() => 'missing');
+    hash.update(`${s}\0${digest}\0`);
+  }
+  return hash.digest('hex');
 }
 
 export function configureKind(): KindExecutor {
@@ -251,15 +289,30 @@ export function configureKind(): KindExecutor {
     } catch (err) {
       throw badInput(`step "${ctx.step.id}": ${(err as Error).message}`);
     }
-    const unapplied = [
-      ...mapped.unapplied,
-      ...params.overlays.map((o) => `overlay ${o.src} -> ${o.dest}`),
-      ...params.scripts.map((s) => `post-install script ${s.file ?? '(inline)'}`),
-    ];
-    for (const u of unapplied) await appendNote(ctx, `not applied on the alt toolchain yet: ${u}`);
-    await writeCarried(ctx.outputsDir, { ...carried, context: { ...carried.context, mkimage: mapped.parts, unapplied } });
-    return { values: { features: mapped.parts.deps, unapplied } };
-  });
+    const overlays = params.overlays.map((o, i) => ({ src: recipePath(ctx.step.id, `overlays[${i}].src`, o.src, ctx.config.projectRoot), dest: o.dest }));
+    for (const o of overlays) {
+      if (!(await fs.stat(o.src).catch(() => undefined))) throw badInput(`step "${ctx.step.id}": overlay ${o.src}: no such file or directory`);
+    }
+    const scripts = await Promise.all(params.scripts.map(async (s, i) => {
+      const name = s.file ?? `inline script #${i + 1}`;
+      const text = s.file !== undefined
+        ? await fs.readFile(recipePath(ctx.step.id, `scripts[${i}].file`, s.file, ctx.config.projectRoot), 'utf8').catch((err: Error) => {
+          throw badInput(`step "${ctx.step.id}": post-install script ${s.file}: ${err.message}`);
+        })
+        : s.inline ?? '';
+      return { interpreter: s.interpreter, name, text };
+    }));
+    let feature: Awaited<ReturnType<typeof writeFeature>>;
+    try {
+      feature = await writeFeature(path.join(ctx.outputsDir, FEATURE_DIR), { settings: params.settings, overlays, scripts });
+    } catch (err) {
+      throw badInput(`step "${ctx.step.id}": ${(err as Error).message}`);
+    }
+    if (feature) mapped.parts.deps.push(FEATURE_TARGET);
+    for (const u of mapped.unapplied) await appendNote(ctx, `not applied on the alt toolchain yet: ${u}`);
+    await writeCarried(ctx.outputsDir, { ...carried, context: { ...carried.context, mkimage: mapped.parts, unapplied: mapped.unapplied } });
+    return { values: { features: mapped.parts.deps, imageScripts: feature?.scripts ?? [], overlayFiles: feature?.files ?? 0, unapplied: mapped.unapplied } };
+  }, configureHostInputs);
 }
 
 async function appendNote(ctx: KindContext, line: string): Promise<void> {
@@ -297,6 +350,11 @@ export function buildKind(host: HostSource): KindExecutor {
       throw badInput(`step "${ctx.step.id}": ${(err as Error).message}`);
     }
     await fs.writeFile(path.join(profiles, 'conf.d', 'zz-sborka.mk'), fragment);
+    if (carried.feature) {
+      // Our feature next to m-p's own: main.mk includes features.in/*/config.mk.
+      await fs.mkdir(path.join(profiles, 'features.in'), { recursive: true });
+      await fs.cp(carried.feature, path.join(profiles, 'features.in', FEATURE_NAME), { recursive: true, verbatimSymlinks: true });
+    }
     const dirs = { buildDir: path.join(ctx.workDir, 'mkimage'), imageDir: path.join(ctx.workDir, 'out'), logDir: path.join(ctx.workDir, 'logs') };
     await fs.mkdir(dirs.imageDir, { recursive: true });
     await fs.mkdir(dirs.logDir, { recursive: true });

@@ -1,6 +1,6 @@
 // Contract tests of the alt toolchain against fake hasher, vm-run, mkimage-profiles and
 // rpm that take exactly the real tools' options and print their real formats.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Info } from '@temporalio/activity';
@@ -11,10 +11,13 @@ import { registerAltKinds } from '../../activities/alt';
 import { privProblems } from '../../activities/alt/hasher-priv';
 import { parseImageLine, profileFragment } from '../../activities/alt/image-line';
 import { SKIP_MARKERS } from '../../activities/alt/kinds';
+import { imageScript, usersScript } from '../../activities/alt/feature';
+import { altQueueProblems } from '../../activities/alt/queues';
+import { AltHost } from '../../activities/alt/host';
+import { altWorkerSetup } from '../../cli/commands/worker';
 import { StepInput, type StepResult } from '../../activities/step-contract';
-import { PROJECT_ROOT } from '../helpers/temporal-env';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
-import { fakeHost, useFakes, type FakeHost } from './helpers';
+import { fakeHost, recipePlan, useFakes, type FakeHost } from './helpers';
 
 let fake: FakeHost;
 let undo: () => void;
@@ -30,7 +33,7 @@ afterEach(() => {
   removeDir(stateDir);
 });
 
-const plan = JSON.parse(execFileSync(path.join(PROJECT_ROOT, 'sborka'), ['plan', 'products/partner-acme.sborka', '--json'], { cwd: PROJECT_ROOT, encoding: 'utf8' })) as {
+const plan = recipePlan('products/partner-acme.sborka') as unknown as {
   variants: Array<{ arch: string; steps: Array<{ id: string; kind: string; params: Record<string, unknown>; needs: string[] }> }>;
 };
 const stepOf = (id: string, arch = 'x86_64') => plan.variants.find((v) => v.arch === arch)!.steps.find((s) => s.id === id)!;
@@ -110,6 +113,105 @@ describe('alt tools', () => {
   });
 });
 
+describe('alt image settings', () => {
+  it('contract: users and the root password become an image script with their hashes quoted', () => {
+    const text = usersScript({ users: [{ name: 'live', groups: ['wheel', 'audio'], passwordHash: '$6$salt$a/b.c', shell: '/bin/bash', uid: 1000 }], rootPasswordHash: "!it's" })!;
+    expect(text.split('\n')).toEqual([
+      '#!/bin/sh -efu', "# written by sborka: the recipe's users and root password", '',
+      "id -u 'live' >/dev/null 2>&1 || useradd -m -u 1000 -s '/bin/bash' 'live'",
+      "usermod -a -G 'wheel,audio' 'live'",
+      "usermod -p '$6$salt$a/b.c' 'live'",
+      "usermod -p '!it'\\''s' root",
+      '',
+    ]);
+    expect(spawnSync('sh', ['-n', '-c', text]).status).toBe(0);
+    expect(usersScript({ users: [], rootPasswordHash: undefined })).toBeUndefined();
+    expect(() => usersScript({ users: [{ name: 'x; rm -rf /', groups: [] }] })).toThrow(/not a valid login name/);
+  });
+
+  it('contract: a post-install script runs by its interpreter', () => {
+    expect(imageScript('/bin/sh', 'echo hi\n')).toBe('#!/bin/sh\necho hi\n');
+    expect(imageScript('/bin/sh', '#!/bin/sh\necho hi\n')).toBe('#!/bin/sh\necho hi\n');
+    expect(imageScript('/usr/bin/python3', '#!/bin/sh\nprint(1)\n')).toBe('#!/usr/bin/python3\n#!/bin/sh\nprint(1)\n');
+  });
+
+  it('contract: root password, post-install scripts (file and inline) and a file overlay reach mkimage-profiles', async () => {
+    const dir = path.join(fake.root, 'recipe');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'cleanup.sh'), 'rm -f /etc/machine-id\n');
+    fs.writeFileSync(path.join(dir, 'issue'), 'Welcome\n');
+    const patch = (id: string, st: Record<string, unknown>) => {
+      if (id !== 'configure') return st;
+      const p = st.params as { settings: Record<string, unknown> };
+      return { ...st, params: { ...p,
+        settings: { ...p.settings, rootPasswordHash: '$6$x$y' },
+        overlays: [{ src: path.join(dir, 'issue'), dest: '/etc/issue' }],
+        scripts: [
+          { stage: 'post-install', interpreter: '/bin/sh', file: path.join(dir, 'cleanup.sh') },
+          { stage: 'post-install', interpreter: '/bin/bash', inline: 'echo done' },
+        ] } };
+    };
+    const r = await chain('x86_64', patch);
+    const image = fs.readFileSync(path.join(r['build-qcow2']!.outputDir, 'acme-workstation-11.0-x86_64-acme-rt.qcow2'), 'utf8').split('\n');
+    expect(image).toEqual(expect.arrayContaining(['file /etc/issue', 'image-script 60-sborka-users', 'image-script 95-sborka-post-install-01', 'image-script 95-sborka-post-install-02', 'shadow-utils\t1.0\talt1']));
+    const feature = path.join(r.configure!.outputDir, 'mkimage-feature');
+    expect(fs.readFileSync(path.join(feature, 'rootfs', 'image-scripts.d', '95-sborka-post-install-01'), 'utf8')).toBe('#!/bin/sh\nrm -f /etc/machine-id\n');
+    expect(fs.readFileSync(path.join(feature, 'rootfs', 'image-scripts.d', '60-sborka-users'), 'utf8')).toContain("usermod -p '$6$x$y' root");
+    expect(fs.statSync(path.join(feature, 'rootfs', 'image-scripts.d', '95-sborka-post-install-02')).mode & 0o111).toBe(0o111);
+    expect(fs.readFileSync(path.join(feature, 'config.mk'), 'utf8')).toContain('use/sborka:\n\t@$(call add_feature)');
+  });
+
+  it('contract: an overlay that does not exist is a bad input, not a silent skip', async () => {
+    const results: Record<string, StepResult> = {};
+    for (const id of ['resolve', 'prepare-root']) {
+      const st = stepOf(id);
+      results[id] = await runStep(st, Object.fromEntries(st.needs.map((n) => [n, results[n]!.key])));
+    }
+    const st = stepOf('configure') as unknown as { params: Record<string, unknown> };
+    const bad = { ...st, params: { ...st.params, overlays: [{ src: path.join(fake.root, 'nope'), dest: '/' }] } };
+    await expect(runStep(bad, { 'prepare-root': results['prepare-root']!.key })).rejects.toMatchObject({ type: 'BadInput', message: expect.stringContaining('no such file or directory') });
+  });
+});
+
+describe('alt workers', () => {
+  const host = (arches: string[], emulate: string[] = []) => AltHost.parse({ hasherDir: '/tmp/.private/u/sborka', user: 'u', uid: 1000, arches, emulate, stateDir: '/tmp/s' });
+
+  it('contract: a host serves its native and declared-emulated arches, e2k only when declared', () => {
+    expect(altQueueProblems(host(['aarch64']), ['build-aarch64', 'sborka'])).toEqual([]);
+    expect(altQueueProblems(host(['x86_64'], ['aarch64']), ['build-aarch64'])).toEqual([]);
+    expect(altQueueProblems(host(['x86_64']), ['build-aarch64'])).toEqual([
+      'queue build-aarch64: this worker builds x86_64 natively and emulates nothing; aarch64 needs a native worker or SBORKA_ALT_EMULATE=aarch64',
+    ]);
+    expect(altQueueProblems(host(['x86_64'], ['aarch64']), ['build-e2k'])[0]).toMatch(/^queue build-e2k: this host does not declare an e2k arch .*cannot be emulated$/);
+    expect(altQueueProblems(host(['e2kv5']), ['build-e2k'])).toEqual([]);
+    expect(altQueueProblems(host(['x86_64']), ['build-foo'])[0]).toMatch(/^queue build-foo: not an arch queue/);
+  });
+
+  it('contract: sborka worker --toolchain alt refuses at start, before connecting, queues the host cannot serve', async () => {
+    const env = { SBORKA_ALT_ARCHES: 'x86_64', SBORKA_ALT_EMULATE: 'aarch64', SBORKA_ALT_STATE_DIR: stateDir };
+    expect(altWorkerSetup(['build-x86_64', 'build-aarch64'], env).queues).toEqual(['build-x86_64', 'build-aarch64']);
+    expect(altWorkerSetup(undefined, env).queues).toEqual(['build-x86_64']);
+    expect(() => altWorkerSetup(['build-riscv64', 'build-e2k'], env)).toThrow(
+      /refusing to start; this host cannot serve:\n {2}queue build-riscv64: .*SBORKA_ALT_EMULATE=riscv64\n {2}queue build-e2k: this host does not declare an e2k arch/,
+    );
+    expect(() => altWorkerSetup(['build-x86_64'], { SBORKA_ALT_ARCHES: 'vax' })).toThrow(/SBORKA_ALT_\*\) are invalid: arches\.0/);
+
+    // Through the command itself: the refusal comes before any Temporal connection.
+    const saved = { ...process.env };
+    Object.assign(process.env, { SBORKA_ALT_ARCHES: 'x86_64', SBORKA_ALT_EMULATE: '', SBORKA_TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    try {
+      const { workerCommand } = await import('../../cli/commands/worker');
+      const io = { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() };
+      await expect(workerCommand.run(['--toolchain', 'alt', '--queue', 'build-aarch64'], io)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('queue build-aarch64: this worker builds x86_64 natively and emulates nothing') });
+      await expect(workerCommand.run(['--toolchain', 'alt', '--queue', 'build-e2k'], io)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('e2k steps go only to e2k hosts') });
+      await expect(workerCommand.run(['--toolchain', 'gentoo'], io)).rejects.toMatchObject({ exitCode: 2 });
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+});
+
 describe('alt steps', () => {
   it('contract: a full product build: resolve, prepare-root, configure, build iso and qcow2, run test', async () => {
     const r = await chain();
@@ -120,6 +222,15 @@ describe('alt steps', () => {
     const qa = fs.readFileSync(path.join(iso.outputDir, 'rpm-qa.tsv'), 'utf8');
     expect(qa.split('\n')[0]).toBe('name\tepoch\tversion\trelease\tarch\tlicense\tsourcerpm');
     expect(qa).toContain('acme-agent\t(none)\t1.0\talt1\tx86_64\tLicenseRef-proprietary\tacme-agent-1.0-alt1.src.rpm');
+    // Settings, users, overlays: m-p variables and our feature, in the image.
+    const image = fs.readFileSync(path.join(iso.outputDir, 'acme-workstation-11.0-x86_64-acme-rt.iso'), 'utf8').split('\n');
+    expect(image).toEqual(expect.arrayContaining([
+      'var TARGET_HOSTNAME alt-xfce', 'var TIME_ZONE Europe/Moscow', 'var LOCALE ru_RU', 'var SERVICES_ENABLE lightdm NetworkManager',
+      'file /etc/motd', 'image-script 60-sborka-users',
+    ]));
+    expect(r.configure!.outputs.values).toMatchObject({ imageScripts: ['60-sborka-users'], overlayFiles: 1, unapplied: [] });
+    const cfg = fs.readFileSync(path.join(iso.outputDir, 'reports', 'build.cfg'), 'utf8');
+    expect(cfg.split('\n')[1]).toBe('distro/regular-xfce-sborka: distro/regular-xfce use/l10n use/datetime use/services use/net use/sborka');
     const make = callsOf('make');
     expect(make[0]).toEqual(expect.arrayContaining(['ARCH=x86_64', 'BRANCH=p11', 'REPORT=1', 'DEBUG=1', 'distro/regular-xfce-sborka.iso']));
     expect(make[1]).toEqual(expect.arrayContaining(['vm/regular-xfce-sborka.qcow2', 'VM_SIZE=25769803776']));
@@ -165,6 +276,34 @@ describe('alt steps', () => {
     const err = await runStep(stepOf('resolve')).catch((e: unknown) => e);
     expect(err).toMatchObject({ type: 'StepFailed', nonRetryable: false, message: expect.stringContaining('is locked by another process') });
     expect(callsOf('hsh')[0]).toContain('--no-wait-lock');
+  });
+
+  it('contract: every subconfig held by another running build: the step waits, then takes the one freed', async () => {
+    // Another worker of this host (a live pid) holds all four slots; one is freed after 1.5 s.
+    const slots = path.join(fake.host.stateDir, 'slots');
+    fs.mkdirSync(slots, { recursive: true });
+    for (const n of [1, 2, 3, 4]) fs.writeFileSync(path.join(slots, `${n}.lock`), `${process.pid} other-build resolve\n`);
+    const freed = setTimeout(() => fs.rmSync(path.join(slots, '3.lock')), 1500);
+    const started = Date.now();
+    try {
+      const r = await runStep(stepOf('resolve'));
+      expect(r.outputs.values).toMatchObject({ packages: expect.any(Number) });
+    } finally {
+      clearTimeout(freed);
+    }
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    expect(callsOf('hsh').every((c) => c.includes('--number=3'))).toBe(true);
+    // The others' locks are theirs still; ours was handed back.
+    expect(fs.readdirSync(slots).sort()).toEqual(['1.lock', '2.lock', '4.lock']);
+  });
+
+  it('contract: a slot lock left by a dead build is taken over', async () => {
+    const slots = path.join(fake.host.stateDir, 'slots');
+    fs.mkdirSync(slots, { recursive: true });
+    const dead = spawnSync('true').pid!;
+    for (const n of [1, 2, 3, 4]) fs.writeFileSync(path.join(slots, `${n}.lock`), `${n === 2 ? dead : process.pid} other\n`);
+    await runStep(stepOf('resolve'));
+    expect(callsOf('hsh').every((c) => c.includes('--number=2'))).toBe(true);
   });
 
   it('contract: a failed mkimage-profiles build keeps its log and reports', async () => {

@@ -5,6 +5,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AltHost } from '../../activities/alt/host';
+import { compile } from '../../dsl/compile';
+import type { BuildPlan } from '../../dsl/plan';
+import { planProduct } from '../../dsl/planner';
+import { withRecipeDir } from '../../cli/load-plan';
+import { fileHost } from '../../cli/recipe-files';
 
 export const FAKES = path.join(__dirname, 'fakes');
 export const TOOLS = ['hsh', 'hsh-install', 'hsh-run', 'hsh-rebuild', 'vm-run', 'make', 'rpm'] as const;
@@ -31,6 +36,7 @@ const MIRROR: Array<[string, string, string, string]> = [
   ['kernel-image-un-def', 'GPL-2.0-only', '', ''],
   ['kernel-image-acme-rt', 'GPL-2.0-only', '', ''],
   ['grub', 'GPLv3+', '', ''],
+  ['shadow-utils', 'BSD-3-Clause', '', ''],
 ];
 
 export interface FakeHost {
@@ -70,6 +76,11 @@ export function fakeHost(options: { arches?: AltHost['arches']; emulate?: AltHos
   fs.writeFileSync(path.join(profiles, 'Makefile'), '# fake\n');
   fs.writeFileSync(path.join(profiles, 'conf.d', 'regular.mk'), 'distro/regular-xfce: distro/.regular-desktop mixin/regular-xfce; @:\n');
   fs.writeFileSync(path.join(profiles, 'conf.d', 'regular-vm.mk'), 'vm/regular-xfce: vm/.regular-gtk mixin/regular-xfce mixin/vm-archdep-x11; @:\n');
+  // The features sborka's fragment uses, as targets (their real bodies do not matter to the fake).
+  for (const f of ['l10n', 'datetime', 'services', 'net']) {
+    fs.mkdirSync(path.join(profiles, 'features.in', f), { recursive: true });
+    fs.writeFileSync(path.join(profiles, 'features.in', f, 'config.mk'), `use/${f}:\n\t@$(call add_feature)\n`);
+  }
   const user = os.userInfo();
   const priv = path.join(state, 'etc-hasher-priv');
   fs.mkdirSync(path.join(priv, 'user.d'), { recursive: true });
@@ -116,4 +127,18 @@ export function useFakes(fake: FakeHost): () => void {
   return () => {
     process.env.PATH = saved;
   };
+}
+
+/**
+ * A recipe compiled and planned the way `sborka build` does (dsl/compile.ts, then
+ * planProduct, then the recipe's files made absolute by withRecipeDir).
+ */
+export function recipePlan(file: string, arches: string[] = []): BuildPlan {
+  const projectRoot = path.resolve(__dirname, '..', '..');
+  const c = compile([file], fileHost(projectRoot));
+  if (c.errorCount > 0) throw new Error(`${file}: ${c.errorCount} errors`);
+  const product = c.buildable.find((n) => c.decls.products.get(n)?.file === c.files[c.files.length - 1]?.path);
+  if (!product) throw new Error(`${file} declares no buildable product`);
+  const plan = planProduct(c, product, { arches });
+  return withRecipeDir(plan, path.resolve(projectRoot, path.dirname(c.decls.products.get(product)!.file)));
 }
