@@ -17,7 +17,7 @@ import { BuildProductInput, BuildProductResult, BuildVariantResult, type Operato
 import { countByState } from '../workflows/dag';
 import { SA_PRODUCT, SA_STATE } from '../workflows/search-attributes';
 import { identityAttributes, ownerLabel, stateAttribute } from '../workflows/search-values';
-import { ProductStatus, VariantStatus, type ProductState, type VariantSummary } from '../workflows/status';
+import { ProductStatus, VariantStatus, withPendingActivities, type PendingActivity, type ProductState, type VariantSummary } from '../workflows/status';
 import { CONTROL_QUEUE } from './worker';
 
 export const BUILD_PRODUCT = 'BuildProduct';
@@ -96,6 +96,21 @@ export async function buildView(client: Client, buildId: string): Promise<BuildV
   return closedBuildView(client, handle, description);
 }
 
+/** Running steps' live heartbeats: only describe() sees them, the workflow never does. */
+function pendingActivities(description: WorkflowExecutionDescription): PendingActivity[] {
+  return (description.raw.pendingActivities ?? []).flatMap((p) => {
+    if (!p.activityId) return [];
+    const payload = p.heartbeatDetails?.payloads?.[0];
+    let heartbeatDetails: unknown;
+    try {
+      heartbeatDetails = payload ? defaultPayloadConverter.fromPayload(payload) : undefined;
+    } catch {
+      heartbeatDetails = undefined; // an undecodable heartbeat only costs the live detail
+    }
+    return [{ activityId: p.activityId, attempt: p.attempt ?? 1, heartbeatDetails }];
+  });
+}
+
 type VariantView = { kind: 'status'; status: VariantStatus } | { kind: 'absent' } | { kind: 'unreadable'; state: string };
 
 /** Deadline of a query to a closed run whose result holds no status (it needs a worker to answer). */
@@ -112,7 +127,10 @@ async function variantView(client: Client, workflowId: string): Promise<VariantV
     throw e;
   }
   const state = description.status.name;
-  if (state === 'RUNNING') return { kind: 'status', status: VariantStatus.parse(await handle.query(variantStatusQuery)) };
+  if (state === 'RUNNING') {
+    const status = VariantStatus.parse(await handle.query(variantStatusQuery));
+    return { kind: 'status', status: withPendingActivities(status, pendingActivities(description)) };
+  }
   const final = await finalResult(handle, BuildVariantResult);
   if (final?.status) return { kind: 'status', status: final.status };
   // Runs from before results carried their status, and cancelled or terminated runs (no
