@@ -81,6 +81,11 @@ export const BuildPlan = z.object({
   toolchain: Toolchain,
   /** sha256 of the recipe sources the plan came from; empty for hand-written plans. */
   recipeDigest: z.string().default(''),
+  /**
+   * Absolute directory of the recipe that declared the product, set when a plan is loaded
+   * from a recipe; its overlay, script and key paths are then made absolute under it.
+   */
+  recipeDir: z.string().startsWith('/').optional(),
   schedule: Schedule.optional(),
   policy: z
     .object({

@@ -1,6 +1,8 @@
 // The engine's own step kinds, available on every toolchain: noop, exec, checksum, archive.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { registerDebianImageKinds } from '../debian/images';
+import { registerDebianKinds } from '../debian/index';
 import { badInput } from '../failures';
 import { digestTree } from '../host-digest';
 import { sha256File } from '../store';
@@ -111,9 +113,9 @@ function resolveSourceDir(stepId: string, sourceDir: string, inputs: Record<stri
 
 export const CORE_KINDS: readonly KindExecutor[] = [noopKind, execKind, checksumKind, archiveKind];
 
-/** A registry holding the core kinds for every toolchain; toolchain adapters add theirs to it. */
+/** A registry holding the core kinds for every toolchain and the debian toolchain's root and image kinds; other adapters add theirs. */
 export function defaultRegistry(): KindRegistry {
   const registry = new KindRegistry();
   for (const k of CORE_KINDS) registry.register('*', k);
-  return registry;
+  return registerDebianImageKinds(registerDebianKinds(registry));
 }

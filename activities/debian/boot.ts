@@ -1,0 +1,293 @@
+// Boot tests of the debian toolchain: boot the built disk image in qemu (TCG: KVM fails on
+// our hosts) with the serial console in a file, wait for the expected text, and for `run`
+// tests execute a command inside the booted system.
+//
+// How a `run` command gets in: a throw-away copy of the image gets a oneshot-like unit
+// (written with debugfs, no mount needed) that waits for boot to settle, runs the command
+// and writes its exit code, stdout and stderr as a tar onto a second, empty virtio disk; a
+// marker on the console says it is done. The built image itself is never changed, and no
+// login (root's password is locked in our recipes) or console scraping is involved.
+import { randomBytes } from 'node:crypto';
+import { promises as fs, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { z } from 'zod';
+import type { Test } from '../../dsl/model';
+import type { Arch } from '../../dsl/plan';
+import { badInput, stepFailed } from '../failures';
+import type { KindContext, KindResult } from '../kinds/registry';
+import { STAGING_ENV } from '../orphans';
+import { runProcess, type ProcessOutcome } from '../process-runner';
+import { appendLogLines } from '../step-log';
+import type { StoreEntry } from '../store';
+import { toolEnv, writerContext, type WriterContext } from './writers';
+
+type BootTest = Extract<Test, { type: 'boot' }>;
+type RunTest = Extract<Test, { type: 'run' }>;
+
+/** What the boot tests read from a build step's values (see images.ts). */
+export const BootableImageValues = z.looseObject({
+  format: z.enum(['img', 'qcow2']),
+  file: z.string(),
+  sha256: z.string(),
+  rootOffsetBytes: z.number().int().min(0),
+  bootloader: z.string(),
+  kernel: z.string().optional(),
+  initrd: z.string().optional(),
+  cmdline: z.string(),
+});
+type BootableImage = z.infer<typeof BootableImageValues> & { step: string; path: string };
+
+const QEMU: Partial<Record<Arch, { binary: string; machine: string[] }>> = {
+  x86_64: { binary: 'qemu-system-x86_64', machine: ['-machine', 'pc', '-cpu', 'qemu64'] },
+  aarch64: { binary: 'qemu-system-aarch64', machine: ['-machine', 'virt', '-cpu', 'cortex-a57'] },
+  riscv64: { binary: 'qemu-system-riscv64', machine: ['-machine', 'virt', '-bios', 'default'] },
+};
+
+const CONSOLE_TAIL_LINES = 40;
+const MAX_COMMAND_OUTPUT = 1024 * 1024;
+
+/** Boots the image and waits for test.expect on the console. */
+export async function runBootTest(ctx: KindContext, arch: Arch, test: BootTest): Promise<KindResult> {
+  const image = bootableImage(ctx);
+  const w = writerContext(ctx);
+  const consoleLog = path.join(ctx.workDir, 'console.log');
+  const argv = await qemuArgv(w, arch, image, image.path, consoleLog, []);
+  const run = await bootUntil(ctx, argv, consoleLog, test.timeoutMs, (text) => text.includes(test.expect));
+  const result = { type: 'boot', passed: run.matched, expect: test.expect, arch, image: { step: image.step, sha256: image.sha256 }, elapsedMs: run.elapsedMs, qemu: argv };
+  await keepConsole(ctx, run.console);
+  if (!run.matched) throw testFailed(`boot test: "${test.expect}" did not appear on the console ${run.why}`, run.console, result);
+  await fs.writeFile(path.join(ctx.outputsDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+  return { values: { passed: true, elapsedMs: run.elapsedMs, image: image.sha256 } };
+}
+
+/** Boots a copy of the image with the test harness, runs test.argv inside and compares its exit code and output. */
+export async function runRunTest(ctx: KindContext, arch: Arch, test: RunTest): Promise<KindResult> {
+  const image = bootableImage(ctx);
+  const w = writerContext(ctx);
+  const copy = path.join(ctx.workDir, 'disk.img');
+  ctx.progress({ phase: 'copying image' });
+  if (image.format === 'qcow2') await w.run(['qemu-img', 'convert', '-f', 'qcow2', '-O', 'raw', image.path, copy]);
+  else await w.run(['cp', '--sparse=always', image.path, copy]);
+  const nonce = randomBytes(8).toString('hex');
+  await injectHarness(w, copy, image.rootOffsetBytes, test, nonce);
+
+  const results = path.join(ctx.workDir, 'results.img');
+  await fs.writeFile(results, '');
+  await fs.truncate(results, 4 * MAX_COMMAND_OUTPUT);
+  const consoleLog = path.join(ctx.workDir, 'console.log');
+  const extra = ['-drive', `file=${qemuPath(results)},format=raw,if=none,id=results`, '-device', 'virtio-blk-pci,drive=results,serial=sborka-results'];
+  const argv = await qemuArgv(w, arch, { ...image, format: 'img' }, copy, consoleLog, extra, false);
+  const done = `SBORKA-RUN-DONE-${nonce}`;
+  const run = await bootUntil(ctx, argv, consoleLog, test.timeoutMs, (text) => text.includes(done));
+  await keepConsole(ctx, run.console);
+  const base = { type: 'run', argv: test.argv, expected: { exitCode: test.exitCode, output: test.output }, arch, image: { step: image.step, sha256: image.sha256 }, elapsedMs: run.elapsedMs };
+  if (!run.matched) throw testFailed(`run test ${JSON.stringify(test.argv)}: the command did not finish inside the booted system ${run.why}`, run.console, base);
+
+  const got = path.join(ctx.workDir, 'results');
+  await fs.mkdir(got);
+  await w.run(['tar', '--extract', `--file=${results}`, `--directory=${got}`, '--no-same-owner']);
+  const read = (name: string) => fs.readFile(path.join(got, name), 'utf8').catch(() => undefined);
+  const [code, stdout = '', stderr = '', bootState = ''] = await Promise.all([read('exit-code'), read('stdout'), read('stderr'), read('boot-state')]);
+  const exitCode = code === undefined ? undefined : Number(code.trim());
+  await fs.writeFile(path.join(ctx.outputsDir, 'stdout.txt'), stdout);
+  await fs.writeFile(path.join(ctx.outputsDir, 'stderr.txt'), stderr);
+  const problems: string[] = [];
+  if (exitCode !== test.exitCode) problems.push(`exit code ${exitCode ?? 'unknown'}, expected ${test.exitCode}`);
+  if (test.output !== undefined && !outputMatches(stdout, test.output)) problems.push(`output ${JSON.stringify(stdout.trim().slice(0, 500))}, expected ${JSON.stringify(test.output)}`);
+  const result = { ...base, passed: problems.length === 0, exitCode, stdout: stdout.slice(0, 4000), stderr: stderr.slice(0, 4000), bootState: bootState.trim() };
+  if (problems.length > 0) {
+    throw testFailed(`run test ${JSON.stringify(test.argv)}: ${problems.join('; ')}${stderr ? `; stderr: ${stderr.trim().slice(0, 500)}` : ''}`, run.console, result);
+  }
+  await fs.writeFile(path.join(ctx.outputsDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+  return { values: { passed: true, exitCode, elapsedMs: run.elapsedMs, image: image.sha256 } };
+}
+
+/** The expected text matches the whole (trimmed) output or one whole line of it. */
+export function outputMatches(stdout: string, expected: string): boolean {
+  const want = expected.trim();
+  return stdout.trim() === want || stdout.split('\n').some((l) => l.trim() === want);
+}
+
+function bootableImage(ctx: KindContext): BootableImage {
+  const found: BootableImage[] = [];
+  for (const [step, entry] of Object.entries(ctx.inputs) as Array<[string, StoreEntry]>) {
+    const values = BootableImageValues.safeParse(entry.manifest.outputs.values);
+    if (values.success) found.push({ ...values.data, step, path: path.join(entry.outputsDir, values.data.file) });
+  }
+  // A raw image boots without conversion; a qcow2 one is the fallback.
+  found.sort((a, b) => (a.format === b.format ? a.step.localeCompare(b.step) : a.format === 'img' ? -1 : 1));
+  const image = found[0];
+  if (!image) throw badInput(`step "${ctx.step.id}": none of the steps it needs (${Object.keys(ctx.inputs).join(', ')}) built a bootable disk image (img or qcow2)`);
+  return image;
+}
+
+/** qemu's option syntax doubles commas inside values. */
+function qemuPath(p: string): string {
+  return p.replace(/,/g, ',,');
+}
+
+async function qemuArgv(w: WriterContext, arch: Arch, image: BootableImage, disk: string, consoleLog: string, extra: string[], snapshot = true): Promise<string[]> {
+  const q = QEMU[arch];
+  if (!q) throw badInput(`boot test: arch ${arch} cannot be booted by the debian toolchain`);
+  const argv = [
+    q.binary, ...q.machine, '-accel', 'tcg', '-m', '1024', '-smp', '2', '-nodefaults', '-no-user-config',
+    '-display', 'none', '-monitor', 'none', '-serial', `file:${qemuPath(consoleLog)}`, '-no-reboot', '-nic', 'none',
+    // bootindex: with the run test's results disk present the BIOS must still pick this one.
+    '-drive', `file=${qemuPath(disk)},format=${image.format === 'qcow2' ? 'qcow2' : 'raw'},if=none,id=disk${snapshot ? ',snapshot=on' : ''}`,
+    '-device', 'virtio-blk-pci,drive=disk,bootindex=0',
+    ...extra,
+  ];
+  if (image.bootloader === 'none') {
+    // No boot loader in the image (foreign arches for now): start its own kernel directly.
+    if (!image.kernel) throw badInput(`boot test: the ${arch} image has no boot loader and its build recorded no kernel`);
+    const raw = image.format === 'qcow2' ? await toRaw(w, image.path) : image.path;
+    const kernel = await extract(w, raw, image.rootOffsetBytes, image.kernel, 'vmlinuz');
+    argv.push('-kernel', kernel, '-append', image.cmdline);
+    if (image.initrd) argv.push('-initrd', await extract(w, raw, image.rootOffsetBytes, image.initrd, 'initrd.img'));
+  }
+  return argv;
+}
+
+async function toRaw(w: WriterContext, qcow2: string): Promise<string> {
+  const out = path.join(w.workDir, 'boot-source.img');
+  await w.run(['qemu-img', 'convert', '-f', 'qcow2', '-O', 'raw', qcow2, out]);
+  return out;
+}
+
+/** A file of the image's root file system, read with debugfs (no mount, no loop device). */
+async function extract(w: WriterContext, disk: string, offset: number, rel: string, name: string): Promise<string> {
+  const out = path.join(w.workDir, name);
+  await w.run(['debugfs', '-R', `dump -p /${rel} ${out}`, `${disk}?offset=${offset}`]);
+  const st = await fs.stat(out).catch(() => undefined);
+  if (!st || st.size === 0) throw badInput(`boot test: /${rel} is not in the image's root file system`);
+  return out;
+}
+
+/** Quotes one argument for /bin/sh: everything inside single quotes is literal. */
+export function shellQuote(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+async function injectHarness(w: WriterContext, disk: string, offset: number, test: RunTest, nonce: string): Promise<void> {
+  const dir = path.join(w.workDir, 'harness');
+  await fs.mkdir(dir);
+  const seconds = Math.max(1, Math.floor(test.timeoutMs / 1000));
+  const script = [
+    '#!/bin/sh',
+    '# sborka run-test harness: written into a throw-away copy of the image, never into the image itself.',
+    'out=/run/sborka-test',
+    'mkdir -p "$out"',
+    `timeout ${seconds} systemctl is-system-running --wait >"$out/boot-state" 2>&1`,
+    'cd /root 2>/dev/null || cd /',
+    // POSIX sh has no pipefail: the command's own status leaves the pipeline through a file.
+    `{ timeout ${seconds} ${test.argv.map(shellQuote).join(' ')} </dev/null 2>"$out/stderr"; echo $? >"$out/exit-code"; } | head -c ${MAX_COMMAND_OUTPUT} >"$out/stdout"`,
+    '',
+    'dev=',
+    'for d in /sys/block/*; do [ "$(cat "$d/serial" 2>/dev/null)" = sborka-results ] && dev="/dev/${d##*/}"; done',
+    'tar -C "$out" -cf "$dev" . && sync',
+    `echo "SBORKA-RUN-DONE-${nonce}" >/dev/console`,
+    '',
+  ];
+  const unit = [
+    '[Unit]',
+    'Description=sborka run test',
+    'After=multi-user.target',
+    '',
+    '[Service]',
+    // exec, not oneshot: boot must finish (is-system-running) while the harness waits for it.
+    'Type=exec',
+    'ExecStart=/bin/sh /var/lib/sborka-test/run.sh',
+    '',
+  ];
+  await fs.writeFile(path.join(dir, 'run.sh'), script.join('\n'), { mode: 0o755 });
+  await fs.writeFile(path.join(dir, 'sborka-test.service'), unit.join('\n'), { mode: 0o644 });
+  const wants = '/etc/systemd/system/multi-user.target.wants';
+  const cmds = [
+    'mkdir /var/lib/sborka-test',
+    `write ${path.join(dir, 'run.sh')} /var/lib/sborka-test/run.sh`,
+    `write ${path.join(dir, 'sborka-test.service')} /etc/systemd/system/sborka-test.service`,
+    'mkdir /etc/systemd/system',
+    `mkdir ${wants}`,
+    `symlink ${wants}/sborka-test.service /etc/systemd/system/sborka-test.service`,
+  ];
+  const cmdFile = path.join(dir, 'inject.debugfs');
+  await fs.writeFile(cmdFile, `${cmds.join('\n')}\n`);
+  await w.runQuiet(['debugfs', '-w', '-f', cmdFile, `${disk}?offset=${offset}`], path.join(dir, 'debugfs.log'));
+  const check = path.join(dir, 'check.log');
+  await w.runQuiet(['debugfs', '-R', `stat ${wants}/sborka-test.service`, `${disk}?offset=${offset}`], check);
+  if (!(await fs.readFile(check, 'utf8')).includes('Type: symlink')) {
+    throw stepFailed(`run test: could not install the test harness into the image copy; debugfs said:\n${await fs.readFile(path.join(dir, 'debugfs.log'), 'utf8')}`);
+  }
+}
+
+interface BootRun { matched: boolean; console: string; elapsedMs: number; why: string; outcome: ProcessOutcome }
+
+/** Runs qemu until `done(console)` holds, the timeout passes or qemu ends; qemu's process group is always gone afterwards. */
+async function bootUntil(ctx: KindContext, argv: string[], consoleLog: string, timeoutMs: number, done: (text: string) => boolean): Promise<BootRun> {
+  const local = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, local.signal]);
+  const started = Date.now();
+  let matched = false;
+  let timedOut = false;
+  const readConsole = () => {
+    try {
+      return readFileSync(consoleLog, 'latin1');
+    } catch {
+      return '';
+    }
+  };
+  ctx.progress({ phase: 'booting' });
+  const poll = setInterval(() => {
+    const text = readConsole();
+    if (!matched && done(text)) {
+      matched = true;
+      local.abort();
+    }
+    const last = text.trimEnd().split('\n').at(-1);
+    if (last) ctx.progress({ phase: 'booting', lastLine: last });
+  }, 250);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    local.abort();
+  }, timeoutMs);
+  let outcome: ProcessOutcome;
+  try {
+    outcome = await runProcess({
+      argv, logPath: ctx.logPath, attempt: ctx.attempt, logger: ctx.logger, signal, killGraceMs: 3000, cwd: ctx.workDir,
+      env: { ...toolEnv(ctx.workDir), [STAGING_ENV]: path.dirname(ctx.outputsDir) },
+    });
+  } finally {
+    clearInterval(poll);
+    clearTimeout(timer);
+  }
+  if (ctx.signal.aborted) throw ctx.signal.reason instanceof CancelledFailure ? ctx.signal.reason : new CancelledFailure('boot test cancelled');
+  const text = readConsole();
+  if (!matched && done(text)) matched = true;
+  const elapsedMs = Date.now() - started;
+  if (outcome.spawnError) throw badInput(`cannot run ${argv[0]}: ${outcome.spawnError} (is qemu installed?)`);
+  const why = timedOut ? `within ${timeoutMs} ms` : `before qemu ended (${outcome.signal ? `signal ${outcome.signal}` : `exit code ${outcome.exitCode}`})`;
+  if (!matched && !timedOut && outcome.exitCode !== 0) {
+    // qemu itself failed (a bad option, no memory): worth a retry, not a verdict on the image.
+    throw stepFailed(`boot test: ${argv[0]} ended with ${outcome.signal ?? `exit code ${outcome.exitCode}`} before the expected console text; see ${ctx.logPath}\n${tail(text)}`);
+  }
+  return { matched, console: text, elapsedMs, why, outcome };
+}
+
+async function keepConsole(ctx: KindContext, text: string): Promise<void> {
+  await fs.writeFile(path.join(ctx.outputsDir, 'console.log'), text);
+  // The step log outlives a failed step's outputs: the console goes there too.
+  await appendLogLines(ctx.logPath, ['--- sborka: serial console of the VM:', ...text.replace(/\r/g, '').split('\n')]);
+}
+
+function tail(text: string): string {
+  return text.replace(/\r/g, '').trimEnd().split('\n').slice(-CONSOLE_TAIL_LINES).join('\n');
+}
+
+/** A verdict on the image: retrying cannot change it. */
+function testFailed(message: string, consoleText: string, result: unknown): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'PolicyViolation', nonRetryable: true,
+    message: `${message}\nlast console lines:\n${tail(consoleText)}`, details: [result],
+  });
+}

@@ -1,0 +1,236 @@
+// configure (debian): the prepared root unpacked, then settings, users, overlays, post-install
+// scripts, services and the initramfs applied to it, and packed again deterministically
+// (sorted, numeric owners, mtimes clamped to SOURCE_DATE_EPOCH). Files are edited from the
+// host with the root's own paths; what must execute (scripts, locale-gen, update-initramfs)
+// runs inside the root: bubblewrap here, a qemu VM for another arch (sandbox.ts).
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Settings } from '../../dsl/model';
+import type { StepParams } from '../../dsl/step-params';
+import type { Config } from '../../service/config';
+import { badInput } from '../failures';
+import { digestTree } from '../host-digest';
+import { defineKind, type KindContext } from '../kinds/registry';
+import type { StoreEntry } from '../store';
+import { ROOTFS } from './prepare-root';
+import { copyIntoRoot, existsInRoot, readInRoot, symlinkInRoot, writeInRoot } from './root-fs';
+import { runOrThrow, runTool, tail } from './run-tool';
+import { runInRoot } from './sandbox';
+
+type ConfigureParams = StepParams<'configure'>;
+
+interface RootFacts {
+  arch: string;
+  debArch: string;
+  suite: string;
+  sourceDateEpoch: number;
+  unpacked: boolean;
+  kernelVersion?: string;
+}
+
+export const configureKind = defineKind('configure', async (ctx, params) => {
+  const input = rootInput(ctx.step.id, ctx.inputs);
+  const facts = rootFacts(ctx.step.id, input);
+  const root = path.join(ctx.workDir, 'root');
+  await fs.mkdir(root);
+  ctx.progress({ phase: 'unpacking the root' });
+  await runOrThrow(ctx, ['tar', '--extract', `--file=${path.join(input.outputsDir, ROOTFS)}`, `--directory=${root}`,
+    '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*'], { phase: 'unpacking the root' });
+  const sde = String(facts.sourceDateEpoch);
+  const inRoot = (argv: readonly string[], phase: string) => runInRoot(ctx, root, facts.debArch, { argv, phase, env: { SOURCE_DATE_EPOCH: sde } });
+
+  if (facts.unpacked) {
+    // A foreign root was only unpacked: dpkg installs it where its programs run.
+    const r = await inRoot(['/bin/sh', '-c', 'dpkg --install --force-depends /var/cache/apt/archives/*.deb && rm -f /var/cache/apt/archives/*.deb'], 'installing the packages');
+    if (!r.ok) throw r.failure;
+  }
+
+  // Keeps services from starting while scripts install or configure them (Debian's policy-rc.d).
+  const policyRcd = !(await existsInRoot(root, '/usr/sbin/policy-rc.d'));
+  if (policyRcd) await writeInRoot(root, '/usr/sbin/policy-rc.d', '#!/bin/sh\nexit 101\n', 0o755);
+
+  ctx.progress({ phase: 'settings' });
+  await applySettings(ctx, root, params.settings, inRoot, sde);
+
+  for (const [i, o] of params.overlays.entries()) {
+    ctx.progress({ phase: `overlay ${o.src}` });
+    const src = hostPath(ctx.step.id, `overlays[${i}].src`, o.src, ctx.config.projectRoot);
+    try {
+      await copyIntoRoot(root, src, o.dest);
+    } catch (err) {
+      throw badInput(`step "${ctx.step.id}": overlay ${o.src} -> ${o.dest}: ${(err as Error).message}`);
+    }
+  }
+
+  for (const [i, s] of params.scripts.entries()) {
+    const name = s.file ?? `inline script #${i + 1}`;
+    ctx.progress({ phase: `script ${name}` });
+    if (!(await existsInRoot(root, s.interpreter))) throw badInput(`step "${ctx.step.id}": post-install script ${name}: its interpreter ${s.interpreter} is not in the root`);
+    const text = s.file !== undefined ? await fs.readFile(hostPath(ctx.step.id, `scripts[${i}].file`, s.file, ctx.config.projectRoot)) : Buffer.from(s.inline ?? '');
+    const inside = `/.sborka/script-${i + 1}`;
+    await writeInRoot(root, inside, text, 0o755);
+    const r = await inRoot([s.interpreter, inside], `script ${name}`);
+    if (!r.ok) {
+      // Retrying runs the same script on the same root: it fails the same way.
+      throw badInput(`step "${ctx.step.id}": post-install script ${name} (${s.interpreter}) failed: ${firstLine(r.failure)}\n${tail(r.lines, 40)}`);
+    }
+  }
+  await fs.rm(path.join(root, '.sborka'), { recursive: true, force: true });
+
+  if (params.settings.enableServices.length || params.settings.disableServices.length) {
+    ctx.progress({ phase: 'services' });
+    for (const [verb, units] of [['enable', params.settings.enableServices], ['disable', params.settings.disableServices]] as const) {
+      if (units.length === 0) continue;
+      const r = await runTool(ctx, ['systemctl', `--root=${root}`, verb, ...units], { phase: 'services' });
+      if (!r.ok) throw badInput(`step "${ctx.step.id}": systemctl ${verb} ${units.join(' ')}:\n${tail(r.lines, 10)}`);
+    }
+  }
+
+  const boot = await kernelAndInitrd(ctx, root, facts, inRoot);
+  if (policyRcd) await fs.rm(path.join(root, 'usr/sbin/policy-rc.d'), { force: true });
+
+  ctx.progress({ phase: 'packing the root' });
+  await runOrThrow(ctx, [
+    'tar', '--create', `--file=${path.join(ctx.outputsDir, ROOTFS)}`, `--directory=${root}`,
+    '--sort=name', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--format=pax',
+    '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
+    `--mtime=@${sde}`, '--clamp-mtime', '--one-file-system', '.',
+  ], { phase: 'packing the root' });
+  return {
+    values: {
+      arch: facts.arch, debArch: facts.debArch, suite: facts.suite, sourceDateEpoch: facts.sourceDateEpoch,
+      ...(boot ? { kernel: boot.kernel, initrd: boot.initrd, kernelVersion: boot.release } : {}),
+    },
+  };
+}, configureHostInputs);
+
+/** The overlays' and script files' content joins the key: an edited overlay is rebuilt, not served from the store. */
+export async function configureHostInputs(params: ConfigureParams, config: Config): Promise<string | undefined> {
+  const sources = [
+    ...params.overlays.map((o, i) => hostPath('configure', `overlays[${i}].src`, o.src, config.projectRoot)),
+    ...params.scripts.flatMap((s, i) => (s.file !== undefined ? [hostPath('configure', `scripts[${i}].file`, s.file, config.projectRoot)] : [])),
+  ];
+  if (sources.length === 0) return undefined;
+  const hash = createHash('sha256');
+  for (const s of sources) hash.update(`${s}\0${await digestTree(path.dirname(s), [path.basename(s)])}\0`);
+  return hash.digest('hex');
+}
+
+/**
+ * A recipe's file on the host: absolute (cli/load-plan.ts resolves recipe-relative paths),
+ * or relative to the project for hand-written plans; never outside it through "..".
+ */
+export function hostPath(stepId: string, field: string, p: string, projectRoot: string): string {
+  if (path.isAbsolute(p)) return path.normalize(p);
+  const full = path.resolve(projectRoot, p);
+  if (full !== projectRoot && !full.startsWith(`${projectRoot}${path.sep}`)) throw badInput(`step "${stepId}": params.${field}: ${p} leads outside ${projectRoot}`);
+  return full;
+}
+
+function rootInput(stepId: string, inputs: Record<string, StoreEntry>): StoreEntry {
+  const roots = Object.values(inputs).filter((e) => e.manifest.outputs.files.some((f) => f.path === ROOTFS));
+  if (roots.length !== 1) throw badInput(`step "${stepId}": needs exactly one input with ${ROOTFS} (a prepare-root step), found ${roots.length}`);
+  return roots[0]!;
+}
+
+function rootFacts(stepId: string, input: StoreEntry): RootFacts {
+  const v = input.manifest.outputs.values;
+  const { arch, debArch, suite, sourceDateEpoch } = v;
+  if (typeof arch !== 'string' || typeof debArch !== 'string' || typeof suite !== 'string' || typeof sourceDateEpoch !== 'number') {
+    throw badInput(`step "${stepId}": its root input carries no arch/debArch/suite/sourceDateEpoch values (not a debian prepare-root?)`);
+  }
+  return { arch, debArch, suite, sourceDateEpoch, unpacked: v.unpacked === true, ...(typeof v.kernelVersion === 'string' ? { kernelVersion: v.kernelVersion } : {}) };
+}
+
+type InRoot = (argv: readonly string[], phase: string) => ReturnType<typeof runInRoot>;
+
+async function applySettings(ctx: KindContext, root: string, s: Settings, inRoot: InRoot, sde: string): Promise<void> {
+  const stepId = ctx.step.id;
+  if (s.hostname !== undefined) {
+    if (!/^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(s.hostname)) {
+      throw badInput(`step "${stepId}": hostname ${JSON.stringify(s.hostname)} is not a valid host name`);
+    }
+    await writeInRoot(root, '/etc/hostname', `${s.hostname}\n`);
+    const hosts = (await readInRoot(root, '/etc/hosts')) ?? '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n';
+    const lines = hosts.split('\n').filter((l) => !/^127\.0\.1\.1\s/.test(l));
+    const at = lines.findIndex((l) => /^127\.0\.0\.1\s/.test(l));
+    lines.splice(at + 1, 0, `127.0.1.1\t${s.hostname}`);
+    await writeInRoot(root, '/etc/hosts', lines.join('\n').replace(/\n*$/, '\n'));
+  }
+  if (s.timezone !== undefined) {
+    if (!/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/.test(s.timezone)) throw badInput(`step "${stepId}": timezone ${JSON.stringify(s.timezone)} is not a zoneinfo name`);
+    if (!(await existsInRoot(root, `/usr/share/zoneinfo/${s.timezone}`))) {
+      throw badInput(`step "${stepId}": timezone ${s.timezone}: /usr/share/zoneinfo/${s.timezone} is not in the root (unknown zone, or tzdata not installed)`);
+    }
+    await symlinkInRoot(root, '/etc/localtime', `/usr/share/zoneinfo/${s.timezone}`);
+    await writeInRoot(root, '/etc/timezone', `${s.timezone}\n`);
+  }
+  if (s.locale !== undefined) await applyLocale(stepId, root, s.locale, inRoot);
+  if (s.keyboard !== undefined) {
+    if (!/^[A-Za-z0-9_,()-]+$/.test(s.keyboard)) throw badInput(`step "${stepId}": keyboard ${JSON.stringify(s.keyboard)} is not an XKB layout list`);
+    await writeInRoot(root, '/etc/default/keyboard', `XKBMODEL="pc105"\nXKBLAYOUT="${s.keyboard}"\nXKBVARIANT=""\nXKBOPTIONS=""\n\nBACKSPACE="guess"\n`);
+  }
+  // useradd/usermod of the host work on the root's files (--root): no program of the root runs.
+  const env = { SOURCE_DATE_EPOCH: sde }; // shadow dates the password change with it
+  for (const u of s.users) {
+    const hash = u.passwordHash;
+    if (hash !== undefined && /[:\n]/.test(hash)) throw badInput(`step "${stepId}": user ${u.name}: the password hash holds ":" or a newline`);
+    const shell = u.shell ?? ((await existsInRoot(root, '/bin/bash')) ? '/bin/bash' : '/bin/sh');
+    const argv = ['useradd', `--root=${root}`, '--create-home', `--shell=${shell}`,
+      ...(u.groups.length ? [`--groups=${u.groups.join(',')}`] : []),
+      ...(u.uid !== undefined ? [`--uid=${u.uid}`] : []),
+      ...(hash !== undefined ? [`--password=${hash}`] : []),
+      '--', u.name];
+    const r = await runTool(ctx, argv, { phase: `user ${u.name}`, env });
+    if (!r.ok) throw badInput(`step "${stepId}": user ${u.name}: useradd failed:\n${tail(r.lines, 10)}`);
+  }
+  if (s.rootPasswordHash !== undefined) {
+    if (/[:\n]/.test(s.rootPasswordHash)) throw badInput(`step "${stepId}": the root password hash holds ":" or a newline`);
+    const r = await runTool(ctx, ['usermod', `--root=${root}`, `--password=${s.rootPasswordHash}`, '--', 'root'], { phase: 'root password', env });
+    if (!r.ok) throw badInput(`step "${stepId}": root password: usermod failed:\n${tail(r.lines, 10)}`);
+  }
+}
+
+async function applyLocale(stepId: string, root: string, locale: string, inRoot: InRoot): Promise<void> {
+  if (!/^[A-Za-z0-9_.@-]+$/.test(locale)) throw badInput(`step "${stepId}": locale ${JSON.stringify(locale)} is not a locale name`);
+  if (!['C', 'POSIX', 'C.UTF-8', 'C.utf8'].includes(locale)) {
+    const supported = (await readInRoot(root, '/usr/share/i18n/SUPPORTED')) ?? '';
+    const line = supported.split('\n').find((l) => l.split(' ')[0] === locale);
+    if (!(await existsInRoot(root, '/usr/sbin/locale-gen')) || !line) {
+      throw badInput(`step "${stepId}": locale ${locale} needs the locales package in the root${line === undefined && supported ? ' and a locale it supports' : ''}`);
+    }
+    const gen = (await readInRoot(root, '/etc/locale.gen')) ?? '';
+    if (!gen.split('\n').includes(line)) await writeInRoot(root, '/etc/locale.gen', `${gen.replace(/\n*$/, '\n')}${line}\n`);
+    const r = await inRoot(['/usr/sbin/locale-gen'], 'locale-gen');
+    if (!r.ok) throw badInput(`step "${stepId}": locale-gen ${locale} failed:\n${tail(r.lines, 10)}`);
+  }
+  await writeInRoot(root, '/etc/default/locale', `LANG=${locale}\n`);
+}
+
+/** The kernel of the root and a fresh initramfs for it (overlays and settings may change what goes in). */
+async function kernelAndInitrd(ctx: KindContext, root: string, facts: RootFacts, inRoot: InRoot): Promise<{ kernel: string; initrd: string; release: string } | undefined> {
+  let names: string[];
+  try {
+    names = await fs.readdir(path.join(root, 'boot'));
+  } catch {
+    return undefined;
+  }
+  const releases = names.filter((n) => n.startsWith('vmlinuz-')).map((n) => n.slice('vmlinuz-'.length)).sort();
+  if (releases.length === 0) return undefined;
+  const release = facts.kernelVersion && releases.includes(facts.kernelVersion) ? facts.kernelVersion : releases[releases.length - 1]!;
+  if (!(await existsInRoot(root, '/usr/sbin/update-initramfs'))) {
+    throw badInput(`step "${ctx.step.id}": the root has kernel ${release} but no update-initramfs (initramfs-tools)`);
+  }
+  const initrd = `boot/initrd.img-${release}`;
+  const mode = names.includes(`initrd.img-${release}`) ? '-u' : '-c';
+  const r = await inRoot(['update-initramfs', mode, '-k', release], 'update-initramfs');
+  if (!r.ok) throw badInput(`step "${ctx.step.id}": update-initramfs for ${release} failed:\n${tail(r.lines, 20)}`);
+  await fs.rm(path.join(root, `${initrd}.bak`), { force: true });
+  if (!(await existsInRoot(root, `/${initrd}`))) throw badInput(`step "${ctx.step.id}": update-initramfs made no /${initrd}`);
+  return { kernel: `boot/vmlinuz-${release}`, initrd, release };
+}
+
+function firstLine(err: unknown): string {
+  return ((err as Error | undefined)?.message ?? 'failed').split('\n')[0] ?? 'failed';
+}

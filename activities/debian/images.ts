@@ -1,0 +1,41 @@
+// The debian toolchain's image kinds: `build` (one writer per output format) and `test`
+// (boot, run, reproducible). registerDebianImageKinds adds them to a registry.
+import { defineKind, type KindRegistry } from '../kinds/registry';
+import { runBootTest, runRunTest } from './boot';
+import { runReproducibleTest } from './reproducible';
+import { planSeed, rootSourceFrom, writerContext, writerFor, type ImageRequest } from './writers';
+
+/**
+ * Outputs: the image at params.fileName. Values: format, file, sha256, size, the writer's
+ * details (img: rootUuid, diskId, bootloader, kernel, cmdline …; oci: manifestDigest …), and
+ * what it was built from (rootfs: step, store key, sha256; output; arch; branch), which the
+ * boot and reproducible tests read.
+ */
+export const debianBuildKind = defineKind('build', async (ctx, params) => {
+  const src = rootSourceFrom(ctx.step.id, ctx.inputs);
+  const req: ImageRequest = { output: params.output, fileName: params.fileName, arch: params.arch, branch: params.branch, seed: planSeed(params) };
+  const written = await writerFor(params.output.format)(writerContext(ctx), src, req, ctx.outputsDir);
+  return {
+    values: {
+      ...written.values,
+      arch: params.arch, branch: params.branch, output: params.output,
+      rootfs: { step: src.step, key: src.key, sha256: src.rootfsSha256, sourceDateEpoch: src.sourceDateEpoch },
+    },
+  };
+});
+
+/** Outputs: console.log and result.json (and the command's stdout/stderr for `run`); a failed expectation throws PolicyViolation. */
+export const debianTestKind = defineKind('test', async (ctx, params) => {
+  switch (params.test.type) {
+    case 'boot':
+      return runBootTest(ctx, params.arch, params.test);
+    case 'run':
+      return runRunTest(ctx, params.arch, params.test);
+    case 'reproducible':
+      return runReproducibleTest(ctx);
+  }
+});
+
+export function registerDebianImageKinds(registry: KindRegistry): KindRegistry {
+  return registry.register('debian', debianBuildKind).register('debian', debianTestKind);
+}

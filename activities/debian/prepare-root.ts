@@ -1,0 +1,134 @@
+// prepare-root (debian): the locked packages installed into a root tarball by mmdebstrap,
+// in two cached layers. The base layer (essential + required + apt at the lock's versions)
+// is an entry of the step store under its own key, so a product that adds one package
+// installs only that package on top of the cached base. A foreign-arch root is unpacked
+// only (its maintainer scripts cannot run here): configure installs it inside a VM.
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { canonicalJson, sha256Hex } from '../../dsl/cache-key';
+import { badInput, stepFailed } from '../failures';
+import { defineKind, type KindContext } from '../kinds/registry';
+import { appendLogLines } from '../step-log';
+import { StepStore, type StoreEntry } from '../store';
+import { debFileName, pinned, readLockFromInputs, type Lock, type LockedPackage } from './lock';
+import { compareWithLock, debCacheDir, hostDebArch, installedPackages, keepDebs, linkOrCopy, mmdebstrapArgv, seedDebs } from './mmdebstrap';
+import { runTool, tail } from './run-tool';
+
+export const ROOTFS = 'rootfs.tar';
+const BASE_TAR = 'base.tar';
+/** Bump when the base layer's recipe (mmdebstrap options) changes: old base entries stop matching. */
+const BASE_LAYER_VERSION = 1;
+
+export const prepareRootKind = defineKind('prepare-root', async (ctx, params) => {
+  const lock = await readLockFromInputs(ctx.step.id, ctx.inputs);
+  if (lock.suite !== params.branch || lock.arch !== params.arch) {
+    throw badInput(`step "${ctx.step.id}": the lock is for ${lock.suite}/${lock.arch}, the step builds ${params.branch}/${params.arch}`);
+  }
+  const target = path.join(ctx.outputsDir, ROOTFS);
+  const common = { arch: lock.arch, debArch: lock.debArch, suite: lock.suite, sourceDateEpoch: lock.sourceDateEpoch, packages: lock.packages.length, ...(lock.kernel ? { kernelVersion: lock.kernel.release } : {}) };
+
+  if (lock.debArch !== hostDebArch()) {
+    // Unpacked in one go: extracting is cheap, and nothing of a foreign root can be installed here.
+    await mmdebstrap(ctx, lock, { variant: 'extract', packages: lock.packages, wanted: lock.packages, target, keepDebs: true, phase: 'unpacking' });
+    return { values: { ...common, unpacked: true } };
+  }
+
+  const base = lock.packages.filter((p) => p.layer === 'base');
+  const product = lock.packages.filter((p) => p.layer === 'product');
+  const { entry: baseEntry, cached: baseCached } = await baseLayer(ctx, lock, base);
+  const baseTar = path.join(baseEntry.outputsDir, BASE_TAR);
+  if (product.length === 0) {
+    await linkOrCopy(baseTar, target);
+  } else {
+    await mmdebstrap(ctx, lock, { variant: 'apt', packages: product, wanted: lock.packages, target, baseTar, phase: 'installing the packages' });
+  }
+  return { values: { ...common, unpacked: false, baseKey: baseEntry.key, baseCached, productPackages: product.length } };
+});
+
+/** The key of a base layer: what goes into it, nothing of the product. */
+export function baseLayerKey(lock: Lock, toolchainVersion: string): string {
+  const base = lock.packages.filter((p) => p.layer === 'base').map((p) => `${p.name}=${p.version}:${p.arch}:${p.sha256}`);
+  return sha256Hex(canonicalJson({
+    layer: 'debian-base-root', layerVersion: BASE_LAYER_VERSION, toolchainVersion,
+    suite: lock.suite, debArch: lock.debArch, sources: lock.sources, sourceDateEpoch: lock.sourceDateEpoch, base,
+  }));
+}
+
+/** The base layer from the store, or built and committed to it under its own key. */
+async function baseLayer(ctx: KindContext, lock: Lock, base: readonly LockedPackage[]): Promise<{ entry: StoreEntry; cached: boolean }> {
+  const store = new StepStore(ctx.config.storeDir);
+  const key = baseLayerKey(lock, ctx.toolchain.version);
+  const hit = await store.lookup(key);
+  if (hit) {
+    await appendLogLines(ctx.logPath, [`--- sborka: base layer (${base.length} packages): cached, store key ${key}`]);
+    return { entry: hit, cached: true };
+  }
+  await appendLogLines(ctx.logPath, [`--- sborka: base layer (${base.length} packages): building, store key ${key}`]);
+  const staging = await store.createStaging();
+  try {
+    await mmdebstrap(ctx, lock, { variant: 'custom', packages: base, wanted: base, target: path.join(staging.outputsDir, BASE_TAR), phase: 'base layer' });
+    const entry = await store.commit(staging, {
+      key, kind: 'prepare-root-base',
+      values: { suite: lock.suite, arch: lock.arch, debArch: lock.debArch, sourceDateEpoch: lock.sourceDateEpoch, packages: base.length },
+    });
+    return { entry, cached: false };
+  } catch (err) {
+    await store.discard(staging);
+    throw err;
+  }
+}
+
+interface LayerRun {
+  variant: 'custom' | 'apt' | 'extract';
+  /** Installed by this run (pinned). */
+  packages: readonly LockedPackage[];
+  /** What the root must hold afterwards, exactly. */
+  wanted: readonly LockedPackage[];
+  target: string;
+  baseTar?: string;
+  keepDebs?: boolean;
+  phase: string;
+}
+
+async function mmdebstrap(ctx: KindContext, lock: Lock, run: LayerRun): Promise<void> {
+  const dir = await fs.mkdtemp(path.join(ctx.workDir, 'mmdebstrap-'));
+  const seedDir = path.join(dir, 'seed');
+  const debsOut = path.join(dir, 'debs');
+  const statusOut = path.join(dir, 'state');
+  await fs.mkdir(debsOut);
+  await fs.mkdir(statusOut);
+  const cacheDir = debCacheDir(ctx.config);
+  // Everything of the lock may be needed: apt resolves a foreign root's layer from an empty status.
+  const seeded = await seedDebs(cacheDir, run.variant === 'extract' ? lock.packages : run.packages, seedDir);
+  await appendLogLines(ctx.logPath, [`--- sborka: ${run.phase}: ${run.packages.length} packages, ${seeded} from the cache ${cacheDir}`]);
+  const argv = mmdebstrapArgv({
+    variant: run.variant, include: run.packages.map(pinned), lock, target: run.target, seedDir, debsOut, statusOut,
+    baseTar: run.baseTar !== undefined, keepDebs: run.keepDebs,
+  });
+  const result = await runTool(ctx, argv, {
+    phase: run.phase,
+    env: { SOURCE_DATE_EPOCH: String(lock.sourceDateEpoch), ...(run.baseTar ? { SBORKA_BASE_TAR: run.baseTar } : {}) },
+  });
+  await keepDebs(debsOut, cacheDir);
+  if (!result.ok) {
+    const apt = result.lines.filter((l) => /^E: |Version '.*' for '.*' was not found/.test(l));
+    if (apt.some((l) => /was not found|Unable to locate package|has no installation candidate/.test(l))) {
+      // The mirror no longer has a locked version: only a new lock (resolve) helps.
+      throw badInput(`step "${ctx.step.id}": the mirror no longer offers the lock's versions; resolve again:\n${apt.join('\n')}`);
+    }
+    throw stepFailed(`step "${ctx.step.id}": mmdebstrap failed (${run.phase}):\n${tail(result.lines, 25)}`);
+  }
+  const problems = run.variant === 'extract'
+    ? await missingDebs(debsOut, run.wanted)
+    : compareWithLock(await installedPackages(path.join(statusOut, 'status')), run.wanted);
+  if (problems.length) {
+    throw badInput(`step "${ctx.step.id}": the root does not match the lock (${problems.length} differences); resolve again:\n${problems.slice(0, 20).join('\n')}`);
+  }
+  await fs.rm(dir, { recursive: true, force: true });
+}
+
+/** For an unpacked root: every locked deb must be among those apt fetched (dpkg has recorded nothing). */
+async function missingDebs(debsDir: string, wanted: readonly LockedPackage[]): Promise<string[]> {
+  const have = new Set(await fs.readdir(debsDir));
+  return wanted.filter((p) => !have.has(debFileName(p))).map((p) => `${p.name} ${p.version} ${p.arch}: not fetched`);
+}
