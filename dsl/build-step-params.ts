@@ -2,7 +2,7 @@
 // configure → build (one per output) → verify-licenses → test → publish. Each toolchain's
 // activities implement them; the params say what to build, never how.
 import { z } from 'zod';
-import { Arch } from './plan-schemas';
+import { Arch, ArtifactRef, Name, Owner, RelativePath } from './plan-schemas';
 import { LicensePolicy, Output, Overlay, PublishTarget, Repo, Script, Settings, Test } from './model';
 
 const Toolchain = z.enum(['alt', 'debian']);
@@ -21,6 +21,8 @@ export const buildKinds = {
     exclude: z.array(z.string()).default([]),
     kernel: z.string().optional(),
     repos: z.array(Repo).default([]),
+    /** Partner source packages (.src.rpm files or directories of them, relative to the recipe) built first; their RPMs join the lock. */
+    sources: z.array(RelativePath).default([]),
   }).strict(),
   /** The build root with the locked packages installed. */
   'prepare-root': Target.extend({
@@ -41,13 +43,27 @@ export const buildKinds = {
     /** File name of the image inside the step's outputs. */
     fileName: z.string().min(1),
   }).strict(),
+  /** The policy carries its waivers (the policy's, then the product's and variant's). */
   'verify-licenses': Target.extend({ policy: LicensePolicy }).strict(),
   test: Target.extend({ test: Test }).strict(),
+  // The planner fills every field but tag and keep; hand-written plans may name artifacts by
+  // name only (publish/params.ts finds them by the planner's conventions) and leave the rest.
   publish: z.object({
     publish: PublishTarget,
     product: z.string(),
     arch: Arch,
-    /** Artifacts of this variant that go out, by artifact name. */
-    artifacts: z.array(z.string()).min(1),
+    /** Artifacts of this variant that go out: where each lies (or, by hand, just its name). */
+    artifacts: z.array(z.union([z.string(), ArtifactRef])).min(1),
+    /** The plan variant's id ({variant} in templates). */
+    variant: z.string().optional(),
+    variantOf: Name.optional(),
+    branch: z.string().optional(),
+    version: z.string().optional(),
+    owner: Owner.optional(),
+    recipeDigest: z.string().optional(),
+    /** Multi-arch tag for a registry target whose reference has none. */
+    tag: z.string().optional(),
+    /** Versions kept by retention (files targets). */
+    keep: z.number().int().min(1).optional(),
   }).strict(),
 } as const;

@@ -3,6 +3,8 @@
 // resolves every product and variant for each of its arches and kernel flavours.
 // Never throws on any input: every problem is a diagnostic.
 import { posix } from 'node:path';
+import { checkRegistryReference, isValidTag } from '../publish/oci';
+import { checkFilesTemplate } from '../publish/template';
 import { argText, flatArgs } from './ast';
 import { archSpellings, canonicalArch, TOOLCHAINS, type ToolchainName } from './arches';
 import { sha256Hex } from './cache-key';
@@ -11,7 +13,8 @@ import { type Diagnostic, DiagnosticSink, sortDiagnostics } from './diagnostics'
 import { loadRecipes, type LoadedFile, type SourceHost } from './load';
 import type { LicensePolicy, ResolvedVariant } from './model';
 import { Name } from './plan-schemas';
-import { type Draft, emptyDraft, Resolver } from './resolve';
+import { expand, hasTag, multiArchTag, variantId } from './planner';
+import { type Draft, emptyDraft, readWaiver, Resolver } from './resolve';
 import type { SourceFile, Span } from './source';
 import { didYouMean } from './suggest';
 import { checkBranch, checkLicenseId, checkPackageName, templateRefs } from './values';
@@ -74,9 +77,17 @@ export function compile(entries: readonly string[], host: SourceHost): Compilati
 function checkPolicies(decls: Declarations, sink: DiagnosticSink): Map<string, LicensePolicy> {
   const out = new Map<string, LicensePolicy>();
   for (const decl of decls.policies.values()) {
-    const policy: LicensePolicy = { name: decl.name, allow: [], review: [], deny: [], unknown: 'review' };
+    const policy: LicensePolicy = { name: decl.name, allow: [], review: [], deny: [], unknown: 'review', waivers: [] };
     const where = new Map<string, string>();
     for (const s of decl.body) {
+      if (s.keyword === 'waive') {
+        const w = readWaiver(s, sink);
+        // A policy serves either toolchain: its waivers need only be valid RPM names (Debian's are a subset).
+        const p = w && checkPackageName('alt', w.value.package);
+        if (p && w) sink.error('invalid-package-name', p.message, w.packageSpan, p.hint);
+        else if (w) policy.waivers.push(w.value);
+        continue;
+      }
       if (s.keyword === 'unknown') {
         const v = argText(s.args[0]) ?? '';
         if (v === 'allow' || v === 'review' || v === 'deny') policy.unknown = v;
@@ -147,16 +158,21 @@ function resolveProduct(decl: Decl, resolver: Resolver, policies: Map<string, Li
     checkDraft(decl, perArch, toolchain, true, sink);
     const kernels = perArch.kernels?.length ? perArch.kernels.map((k) => k.value) : [undefined];
     for (const kernel of kernels) {
-      out.push(finish(decl, perArch, toolchain, arch, kernel, policies, rootDir));
+      const v = finish(decl, perArch, toolchain, arch, kernel, policies, rootDir);
+      checkResolved(v, perArch, rootDir, sink);
+      out.push(v);
     }
   }
   return out;
 }
 
 function checkDraft(decl: Decl, d: Draft, toolchain: ToolchainName, buildable: boolean, sink: DiagnosticSink): void {
-  for (const [name, span] of [...d.packages, ...d.exclude]) {
+  for (const [name, span] of [...d.packages, ...d.exclude, ...d.waivers.map((w) => [w.value.package, w.packageSpan] as const)]) {
     const p = checkPackageName(toolchain, name);
     if (p) sink.error('invalid-package-name', p.message, span, p.hint);
+  }
+  if (toolchain !== 'alt') {
+    for (const src of d.sources) sink.error('sources-need-alt', `only the alt toolchain builds source packages; \`${decl.name}\` builds with ${toolchain}`, src.span, 'add the built packages through a `repo` instead');
   }
   if (d.branch) {
     const p = checkBranch(toolchain, d.branch.value);
@@ -180,9 +196,44 @@ function checkDraft(decl: Decl, d: Draft, toolchain: ToolchainName, buildable: b
       if (!DEBIAN_OUTPUTS.has(fmt)) sink.error('unsupported-output', `the debian toolchain writes no \`${fmt}\` images`, o.span, `it writes ${[...DEBIAN_OUTPUTS].join(', ')}`);
     }
   }
+  if (!d.policy) {
+    for (const w of d.waivers) sink.error('waiver-without-policy', `\`${decl.name}\` waives \`${w.value.package}\` but has no \`license policy\` to waive it from`, w.span, 'add `license policy NAME`, or move the waiver into the policy');
+  }
   if (d.publish.some((p) => p.value.target === 'registry') && !d.outputs.has('oci')) {
     const p = d.publish.find((x) => x.value.target === 'registry');
     if (p) sink.error('registry-needs-oci', 'publishing to a registry needs an `oci` output', p.span, 'add `output oci`');
+  }
+}
+
+/** Checks that need the values of one resolved variant: paths after expansion, escapes from the plan's directory. */
+function checkResolved(v: ResolvedVariant, d: Draft, rootDir: string, sink: DiagnosticSink): void {
+  const id = variantId(v);
+  const values = { product: v.product, arch: v.arch, branch: v.branch, variant: id, ...(v.version !== undefined ? { version: v.version } : {}) };
+  // Messages name the values, not the variant: a problem every variant shares is reported once.
+  for (const p of d.publish) {
+    if (p.value.target === 'files') {
+      // The publishing step's own check (publish/template.ts), here so that a bad path fails `check`, not a build.
+      const problems = checkFilesTemplate(p.value.path, values);
+      if (problems.length > 0) sink.error('invalid-publish-path', `publish path \`${p.value.path}\`: ${problems.join('; ')}`, p.pathSpan);
+    } else if (v.version !== undefined || !p.value.repository.includes('{version}')) {
+      // (Without a version, template-needs-version has said it already.)
+      const expanded = expand(p.value.repository, v, id);
+      const problems = checkRegistryReference(expanded);
+      const hint = p.value.repository.includes('{date}') ? '`{date}` is filled in `publish files` paths only' : undefined;
+      if (problems.length > 0) sink.error('invalid-registry', problems.join('; '), p.pathSpan, hint);
+      const tag = hasTag(expanded) ? undefined : multiArchTag(v, id);
+      if (tag !== undefined && !isValidTag(tag)) sink.error('invalid-tag', `the multi-arch tag of \`${expanded}\` would be \`${tag}\`, which is not an image tag`, p.pathSpan, 'give the reference its own tag, or change the `oci` output\'s');
+    }
+  }
+  for (const o of d.outputs.values()) {
+    const tag = o.value.tag;
+    if (tag !== undefined && (v.version !== undefined || !tag.includes('{version}')) && !isValidTag(expand(tag, v, id))) sink.error('invalid-tag', `tag \`${tag}\` becomes \`${expand(tag, v, id)}\`, which is not an image tag`, o.span, 'a tag is letters, digits, _ . - (up to 128), starting with a letter, digit or _');
+  }
+  // Plan paths are relative to the directory of the recipe that declares the product.
+  for (const src of d.sources) {
+    if (posix.relative(rootDir, src.value).split('/').includes('..')) {
+      sink.error('path-escapes-root', `\`${src.value}\` lies outside \`${rootDir || '.'}\`, the directory of the recipe that declares \`${v.product}\``, src.span, 'keep source packages in or under that directory');
+    }
   }
 }
 
@@ -212,6 +263,7 @@ function finish(
     packages: [...d.packages.keys()],
     exclude: [...d.exclude.keys()],
     repos: [...d.repos.values()].map((r) => ({ ...r.value, ...(r.value.key ? { key: rel(r.value.key) } : {}) })),
+    sources: d.sources.map((x) => rel(x.value)),
     settings: {
       ...(s.locale ? { locale: s.locale.value } : {}),
       ...(s.timezone ? { timezone: s.timezone.value } : {}),
@@ -225,7 +277,7 @@ function finish(
     overlays: d.overlays.map((o) => ({ src: rel(o.value.src), dest: o.value.dest })),
     scripts: d.scripts.map((x) => (x.value.file ? { ...x.value, file: rel(x.value.file) } : x.value)),
     outputs: [...d.outputs.values()].map((o) => o.value),
-    ...(policy ? { licensePolicy: policy } : {}),
+    ...(policy ? { licensePolicy: { ...policy, waivers: [...policy.waivers, ...d.waivers.map((w) => w.value)] } } : {}),
     tests: d.tests.map((t) => t.value),
     publish: d.publish.map((p) => p.value),
     ...(d.schedule ? { schedule: d.schedule.value } : {}),

@@ -24,3 +24,12 @@ export const LIMITS = {
   minTestTimeoutMs: 1000,
   maxTestTimeoutMs: 24 * 3_600_000,
 } as const;
+
+/** `2026-12-31`: YYYY-MM-DD naming a day that exists (Date.parse takes 2025-02-30 as March 2nd). */
+export function isCalendarDate(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const t = new Date(Date.UTC(y, mo - 1, d));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d;
+}

@@ -2,6 +2,7 @@
 // after inheritance, variants and `on <arch>` overrides. The checker makes it, the
 // planner reads it, and the build steps' params reuse its parts.
 import { z } from 'zod';
+import { isCalendarDate } from './literals';
 import { Arch, Name, Owner, Schedule } from './plan-schemas';
 
 export const Repo = z.object({
@@ -55,6 +56,20 @@ export const Output = z.object({
   compression: z.enum(['none', 'gzip', 'xz', 'zstd']).optional(),
 });
 
+/** yyyy-mm-dd, a calendar date (UTC). */
+export const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine(isCalendarDate, 'not a calendar date');
+
+/**
+ * A partner's exception for one package: it passes until the end of `until` (UTC). Declared
+ * here, where the language makes waivers; licenses/model.ts takes it from here.
+ */
+export const Waiver = z.object({
+  package: z.string().min(1),
+  owner: z.string().min(1),
+  reason: z.string().min(1),
+  until: IsoDate,
+});
+
 export const LicensePolicy = z.object({
   name: Name,
   allow: z.array(z.string()).default([]),
@@ -62,6 +77,8 @@ export const LicensePolicy = z.object({
   deny: z.array(z.string()).default([]),
   /** What a license on none of the lists gets. */
   unknown: z.enum(['allow', 'review', 'deny']).default('review'),
+  /** The policy's own waivers, then those of the product's chain and variant (a later one for a package wins). */
+  waivers: z.array(Waiver).default([]),
 });
 
 export const Test = z.discriminatedUnion('type', [
@@ -77,8 +94,13 @@ export const Test = z.discriminatedUnion('type', [
 ]);
 
 export const PublishTarget = z.discriminatedUnion('target', [
-  /** A directory template; `{date}` is left for publish time. */
-  z.object({ target: z.literal('files'), path: z.string().startsWith('/') }),
+  /** A directory template; `{date}` and `{build}` are left for publish time. */
+  z.object({
+    target: z.literal('files'),
+    path: z.string().startsWith('/'),
+    /** Versions kept (retention); the planner passes it to the publish step as `keep`. */
+    keep: z.number().int().min(1).optional(),
+  }),
   z.object({ target: z.literal('registry'), repository: z.string().min(1) }),
 ]);
 
@@ -97,6 +119,8 @@ export const ResolvedVariant = z.object({
   packages: z.array(z.string()),
   exclude: z.array(z.string()),
   repos: z.array(Repo),
+  /** Partner source packages (.src.rpm files or directories of them) built before the image, relative to the recipe's directory. */
+  sources: z.array(z.string()),
   settings: Settings,
   overlays: z.array(Overlay),
   scripts: z.array(Script),
@@ -114,6 +138,7 @@ export type Settings = z.infer<typeof Settings>;
 export type Overlay = z.infer<typeof Overlay>;
 export type Script = z.infer<typeof Script>;
 export type Output = z.infer<typeof Output>;
+export type Waiver = z.infer<typeof Waiver>;
 export type LicensePolicy = z.infer<typeof LicensePolicy>;
 export type Test = z.infer<typeof Test>;
 export type PublishTarget = z.infer<typeof PublishTarget>;

@@ -84,6 +84,7 @@ export class RecipeParser extends CstParser {
       { ALT: () => { this.CONSUME(K.repo); this.consume(5, Name); this.consume(3, StringLit); this.option(1, () => this.SUBRULE(this.repoBody)); } },
       { ALT: () => { this.CONSUME(K.settings); this.SUBRULE(this.settingsBody); } },
       { ALT: () => { this.CONSUME(K.files); this.consume(4, StringLit); this.CONSUME(Arrow); this.consume(5, StringLit); } },
+      { ALT: () => { this.CONSUME(K.sources); this.consume(12, StringLit); } },
       { ALT: () => {
         this.CONSUME(K.script);
         this.consume(6, Name);
@@ -106,7 +107,13 @@ export class RecipeParser extends CstParser {
           { ALT: () => this.CONSUME(K.reproducible) },
         ]);
       } },
-      { ALT: () => { this.CONSUME(K.publish); this.consume(9, Name); this.consume(9, StringLit); } },
+      { ALT: () => {
+        this.CONSUME(K.publish);
+        this.consume(9, Name);
+        this.consume(9, StringLit);
+        this.option(8, () => { this.CONSUME(K.keep); this.CONSUME(Integer); });
+      } },
+      { ALT: () => this.subrule(1, this.waiver) },
       { ALT: () => {
         this.CONSUME(K.schedule);
         this.option(6, () => this.consume(10, Name));
@@ -244,7 +251,21 @@ export class RecipeParser extends CstParser {
       { ALT: () => { this.CONSUME(K.review); this.subrule(2, this.nameList); } },
       { ALT: () => { this.CONSUME(K.deny); this.subrule(3, this.nameList); } },
       { ALT: () => { this.CONSUME(K.unknown); this.CONSUME(Name); } },
+      { ALT: () => this.SUBRULE(this.waiver) },
     ]);
+  });
+
+  /** `waive PACKAGE owner "WHO" reason "WHY" until YYYY-MM-DD`, in policies, products and variants. */
+  private waiver = this.RULE('waiver', () => {
+    this.CONSUME(K.waive);
+    // A quoted name is taken too, so that `"bad name"` gets the package-name diagnostic.
+    this.OR([{ ALT: () => this.CONSUME(Name) }, { ALT: () => this.CONSUME(StringLit) }]);
+    this.CONSUME(K.owner);
+    this.CONSUME2(StringLit);
+    this.CONSUME(K.reason);
+    this.CONSUME3(StringLit);
+    this.CONSUME(K.until);
+    this.CONSUME2(Name);
   });
 }
 

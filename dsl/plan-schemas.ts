@@ -1,5 +1,6 @@
 // Schemas both the BuildPlan (plan.ts) and the step params use: names, arches, owners,
-// schedules. Kept apart from plan.ts because plan.ts imports the step params.
+// schedules, relative paths, artifact references. Kept apart from plan.ts because plan.ts
+// imports the step params.
 import { z } from 'zod';
 
 /** Names that end up in file names, task queues and workflow ids. */
@@ -22,3 +23,21 @@ export const Schedule = z.object({
   timezone: z.string().default('UTC'),
 });
 
+
+/** A relative path that stays inside the directory it is joined to. */
+export const RelativePath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a relative path without ".."');
+
+export const ArtifactFormat = z.enum(['iso', 'img', 'qcow2', 'tar', 'squashfs', 'oci', 'file', 'report', 'sbom']);
+
+/** A file a step produced: the same shape as a plan variant's `artifacts` entries (plan.ts). */
+export const ArtifactRef = z.object({
+  name: Name,
+  /** The step whose outputs hold the file. */
+  step: Name,
+  /** Path inside that step's outputs. */
+  path: z.string().min(1),
+  format: ArtifactFormat,
+});

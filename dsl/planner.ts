@@ -69,7 +69,7 @@ export function planProduct(c: Compilation, name: string, options: PlanOptions =
     recipeDigest: c.digest,
     ...(first.schedule ? { schedule: first.schedule } : {}),
     policy: { ...DEFAULT_POLICY },
-    variants: wanted.map(planVariant),
+    variants: wanted.map((v) => planVariant(v, c.digest)),
   };
 }
 
@@ -86,7 +86,21 @@ export function expand(template: string, v: ResolvedVariant, id: string): string
 const EXTENSION: Record<Output['format'], string> = { iso: 'iso', img: 'img', qcow2: 'qcow2', tar: 'tar', squashfs: 'squashfs', oci: 'oci.tar' };
 const COMPRESSED: Record<string, string> = { gzip: '.gz', xz: '.xz', zstd: '.zst', none: '' };
 
-function planVariant(v: ResolvedVariant): BuildPlan['variants'][number] {
+/**
+ * The multi-arch tag of a registry push: the `oci` output's per-arch tag without its
+ * `{arch}` (and the separator next to it), expanded; undefined when nothing is left.
+ */
+export function multiArchTag(v: ResolvedVariant, id: string): string | undefined {
+  const template = v.outputs.find((o) => o.format === 'oci')?.tag;
+  if (!template) return undefined;
+  const stripped = template.replace(/[-_.]\{arch\}|\{arch\}[-_.]?/, '');
+  return stripped === '' ? undefined : expand(stripped, v, id);
+}
+
+/** Does a registry reference name its own tag (a `:` after the last `/`)? */
+export const hasTag = (reference: string): boolean => reference.slice(reference.lastIndexOf('/') + 1).includes(':');
+
+function planVariant(v: ResolvedVariant, recipeDigest: string): BuildPlan['variants'][number] {
   const id = variantId(v);
   const target = { toolchain: v.toolchain, branch: v.branch, arch: v.arch };
   const steps: Step[] = [];
@@ -97,7 +111,7 @@ function planVariant(v: ResolvedVariant): BuildPlan['variants'][number] {
     id: 'resolve',
     kind: 'resolve',
     title: `resolve ${v.packages.length} packages for ${v.branch}/${v.arch}`,
-    params: { ...target, packages: v.packages, exclude: v.exclude, ...(v.kernel ? { kernel: v.kernel } : {}), repos: v.repos },
+    params: { ...target, packages: v.packages, exclude: v.exclude, ...(v.kernel ? { kernel: v.kernel } : {}), repos: v.repos, sources: v.sources },
     cacheable: false,
     retry: { maximumAttempts: 5, initialIntervalMs: 5000, backoffCoefficient: 2, maximumIntervalMs: 5 * MIN },
     timeouts: { startToCloseMs: 30 * MIN, heartbeatMs: 2 * MIN },
@@ -148,7 +162,8 @@ function planVariant(v: ResolvedVariant): BuildPlan['variants'][number] {
       id: 'verify-licenses',
       kind: 'verify-licenses',
       title: `licenses under ${v.licensePolicy.name}`,
-      needs: [...builds],
+      // configure's rootfs.tar is the root it reads best, whatever the images are (an ISO or qcow2 hides it).
+      needs: ['configure', ...builds],
       params: { ...target, policy: v.licensePolicy },
       retry: { maximumAttempts: 2, initialIntervalMs: 5000, backoffCoefficient: 2, maximumIntervalMs: MIN },
       timeouts: { startToCloseMs: HOUR, heartbeatMs: 5 * MIN },
@@ -176,14 +191,21 @@ function planVariant(v: ResolvedVariant): BuildPlan['variants'][number] {
   for (const p of v.publish) {
     const n = (counts.get(p.target) ?? 0) + 1;
     counts.set(p.target, n);
-    const names = p.target === 'registry' ? artifacts.filter((a) => a.format === 'oci').map((a) => a.name) : artifacts.map((a) => a.name);
+    const refs = p.target === 'registry' ? artifacts.filter((a) => a.format === 'oci') : artifacts;
     const publish = p.target === 'files' ? { target: 'files' as const, path: expand(p.path, v, id) } : { target: 'registry' as const, repository: expand(p.repository, v, id) };
+    const tag = publish.target === 'registry' && !hasTag(publish.repository) ? multiArchTag(v, id) : undefined;
+    const keep = p.target === 'files' ? p.keep : undefined;
     steps.push(step({
       id: n === 1 ? `publish-${p.target}` : `publish-${p.target}-${n}`,
       kind: 'publish',
       title: `publish to ${publish.target === 'files' ? publish.path : publish.repository}`,
-      needs: [...builds, ...gates],
-      params: { publish, product: v.product, arch: v.arch, artifacts: names },
+      // resolve: the lock goes out with the images.
+      needs: ['resolve', ...builds, ...gates],
+      params: {
+        publish, product: v.product, arch: v.arch, artifacts: refs.map((a) => ({ ...a })),
+        variant: id, ...(v.variantOf ? { variantOf: v.variantOf } : {}), branch: v.branch, ...(v.version !== undefined ? { version: v.version } : {}),
+        owner: v.owner, recipeDigest, ...(tag ? { tag } : {}), ...(keep ? { keep } : {}),
+      },
       cacheable: false,
       retry: { maximumAttempts: 5, initialIntervalMs: 5000, backoffCoefficient: 2, maximumIntervalMs: 5 * MIN },
       timeouts: { startToCloseMs: HOUR, heartbeatMs: 2 * MIN },

@@ -8,8 +8,8 @@ import { argText, flatArgs, type Arg, type Stmt } from './ast';
 import { archSpellings, canonicalArch, type ToolchainName, TOOLCHAINS } from './arches';
 import type { Decl, Declarations } from './declarations';
 import type { DiagnosticSink } from './diagnostics';
-import { LIMITS } from './literals';
-import type { Output, Repo, Script, Test, PublishTarget, User } from './model';
+import { isCalendarDate, LIMITS } from './literals';
+import type { Output, Repo, Script, Test, PublishTarget, User, Waiver } from './model';
 import type { Span } from './source';
 import { didYouMean } from './suggest';
 import {
@@ -17,6 +17,10 @@ import {
   checkRelativeSource, checkTimezone, COMPRESSIONS, OUTPUT_FORMATS, OUTPUT_OPTIONS, type OutputFormat, type Problem,
   splitCommand, TEMPLATE_VARS, templateRefs, unbalancedBrace,
 } from './values';
+
+/** Placeholders of `publish files` paths: the template ones plus `{build}`, filled at publish time. */
+const FILES_TEMPLATE_VARS = [...TEMPLATE_VARS, 'build'] as const;
+const MAX_KEEP = 1000;
 
 export interface At<T> {
   value: T;
@@ -34,6 +38,8 @@ export interface Draft {
   packages: Map<string, Span>;
   exclude: Map<string, Span>;
   repos: Map<string, At<Repo>>;
+  /** Source packages to build first: host paths (joined to their recipe's directory). */
+  sources: At<string>[];
   settings: {
     locale?: At<string>;
     timezone?: At<string>;
@@ -48,12 +54,19 @@ export interface Draft {
   scripts: At<Script>[];
   outputs: Map<OutputFormat, At<Output>>;
   policy?: At<string>;
+  /** Waivers added by the product's chain and variant (the policy's own come first). */
+  waivers: WaiverAt[];
   tests: At<Test>[];
-  publish: At<PublishTarget>[];
+  /** `span` is the statement's, `pathSpan` its path's or reference's. */
+  publish: (At<PublishTarget> & { pathSpan: Span })[];
   schedule?: At<{ cron: string; timezone: string }>;
   owner?: At<{ kind: 'community' } | { kind: 'maintainer'; team: string } | { kind: 'partner'; name: string }>;
   /** `on` blocks met so far and not yet applied. */
   pendingOn: { arches: Arg[]; body: Stmt[] }[];
+}
+
+export interface WaiverAt extends At<Waiver> {
+  packageSpan: Span;
 }
 
 export function emptyDraft(): Draft {
@@ -62,6 +75,8 @@ export function emptyDraft(): Draft {
     packages: new Map(),
     exclude: new Map(),
     repos: new Map(),
+    sources: [],
+    waivers: [],
     settings: { users: new Map(), enable: new Map(), disable: new Map() },
     overlays: [],
     scripts: [],
@@ -80,6 +95,8 @@ export function cloneDraft(d: Draft): Draft {
     packages: new Map(d.packages),
     exclude: new Map(d.exclude),
     repos: new Map(d.repos),
+    sources: [...d.sources],
+    waivers: [...d.waivers],
     settings: { ...d.settings, users: new Map(d.settings.users), enable: new Map(d.settings.enable), disable: new Map(d.settings.disable) },
     overlays: [...d.overlays],
     scripts: [...d.scripts],
@@ -285,6 +302,14 @@ export class Resolver {
         if (!bad && !badDest) d.overlays.push({ value: { src: this.fromFile(src.span.file, src.value), dest: posix.normalize(dest.value) }, span: s.span });
         return;
       }
+      case 'sources':
+        this.applySources(d, s);
+        return;
+      case 'waive': {
+        const w = readWaiver(s, this.sink);
+        if (w) d.waivers.push(w);
+        return;
+      }
       case 'script':
         this.applyScript(d, s);
         return;
@@ -338,17 +363,33 @@ export class Resolver {
     return posix.normalize(posix.join(posix.dirname(file), rel));
   }
 
-  private template(v: At<string>): void {
+  /** Checks a template's braces and variables; false when it has problems. */
+  private template(v: At<string>, known: readonly string[] = TEMPLATE_VARS): boolean {
     const brace = unbalancedBrace(v.value);
     if (brace !== undefined) {
       this.err('invalid-template', 'a lone `{` or `}` in a template', v.span, 'template variables are written `{name}`');
-      return;
+      return false;
     }
+    let ok = true;
     for (const ref of templateRefs(v.value)) {
-      if (!(TEMPLATE_VARS as readonly string[]).includes(ref.name)) {
-        this.err('unknown-template-variable', `\`{${ref.name}}\` is not a template variable`, v.span, didYouMean(ref.name, TEMPLATE_VARS) ?? `known: ${TEMPLATE_VARS.map((x) => `{${x}}`).join(' ')}`);
+      if (!known.includes(ref.name)) {
+        this.err('unknown-template-variable', `\`{${ref.name}}\` is not a template variable`, v.span, didYouMean(ref.name, known) ?? `known: ${known.map((x) => `{${x}}`).join(' ')}`);
+        ok = false;
       }
     }
+    return ok;
+  }
+
+  private applySources(d: Draft, s: Stmt): void {
+    const a = s.args[0];
+    if (a?.kind !== 'string') return;
+    if (this.problem('path-escapes-root', checkRelativeSource(a.value), a.span)) return;
+    if (/\.rpm$/.test(a.value) && !a.value.endsWith('.src.rpm')) {
+      this.err('invalid-sources', `\`${a.value}\` is a binary package: \`sources\` takes source packages (.src.rpm) or a directory of them`, a.span, 'add binary packages through a `repo`');
+      return;
+    }
+    const path = this.fromFile(a.span.file, a.value);
+    if (!d.sources.some((x) => x.value === path)) d.sources.push({ value: path, span: a.span });
   }
 
   private applyPackages(d: Draft, items: readonly Stmt[], listStack: string[]): void {
@@ -608,16 +649,62 @@ export class Resolver {
     const kind = argText(kindArg);
     if (!kindArg || dest?.kind !== 'string') return;
     const at = { value: dest.value, span: dest.span };
+    const keepArg = s.args[3];
+    let keep: number | undefined;
+    if (keepArg?.kind === 'int') {
+      if (kind !== 'files') this.err('invalid-publish-option', '`keep` applies to `publish files` only', s.args[2]?.span ?? keepArg.span, 'a registry keeps what it is told to by its own retention');
+      else if (keepArg.value < 1 || keepArg.value > MAX_KEEP) this.err('out-of-range', `keep ${keepArg.value} is out of range (1-${MAX_KEEP} versions)`, keepArg.span);
+      else keep = keepArg.value;
+    }
     if (kind === 'files') {
-      this.template(at);
-      if (this.problem('path-escapes-root', checkAbsoluteTarget(dest.value, 'publish directory'), dest.span)) return;
-      d.publish.push({ value: { target: 'files', path: dest.value }, span: s.span });
+      // Problems the template has on its own stop here; those that depend on the values
+      // (a version that is not one path segment) are found per variant (compile.ts).
+      const ok = this.template(at, FILES_TEMPLATE_VARS);
+      if (this.problem('path-escapes-root', checkAbsoluteTarget(dest.value, 'publish directory'), dest.span) || !ok) return;
+      d.publish.push({ value: { target: 'files', path: dest.value, ...(keep ? { keep } : {}) }, span: s.span, pathSpan: dest.span });
     } else if (kind === 'registry') {
-      this.template(at);
-      if (this.problem('invalid-registry', checkRegistryRef(dest.value), dest.span)) return;
-      d.publish.push({ value: { target: 'registry', repository: dest.value }, span: s.span });
+      const ok = this.template(at);
+      if (this.problem('invalid-registry', checkRegistryRef(dest.value), dest.span) || !ok) return;
+      d.publish.push({ value: { target: 'registry', repository: dest.value }, span: s.span, pathSpan: dest.span });
     } else {
       this.err('unknown-publish-target', `\`${kind}\` is not a publish target`, kindArg.span, didYouMean(kind ?? '', ['files', 'registry']) ?? 'targets are `files` and `registry`');
     }
   }
+}
+
+/** The arg after the keyword `word` among a statement's args (from index `from`). */
+function argAfter(args: readonly Arg[], word: string, from: number): Arg | undefined {
+  for (let i = from; i < args.length; i++) {
+    const a = args[i] as Arg;
+    if (a.kind === 'name' && a.text === word) return args[i + 1];
+  }
+  return undefined;
+}
+
+/**
+ * A `waive PACKAGE owner "WHO" reason "WHY" until YYYY-MM-DD` statement's waiver, its
+ * problems reported; undefined when it has any. The package name is checked by the caller,
+ * which knows the toolchain.
+ */
+export function readWaiver(s: Stmt, sink: DiagnosticSink): WaiverAt | undefined {
+  const pkg = s.args[0];
+  const owner = argAfter(s.args, 'owner', 1);
+  const reason = argAfter(s.args, 'reason', 1);
+  const until = argAfter(s.args, 'until', 1);
+  const name = argText(pkg);
+  if (!pkg || !name || owner?.kind !== 'string' || reason?.kind !== 'string' || !until) return undefined;
+  let ok = true;
+  for (const [what, a] of [['an owner (who answers for it)', owner], ['a reason', reason]] as const) {
+    if (a.value.trim() === '') {
+      sink.error('invalid-waiver', `a waiver needs ${what}`, a.span, 'partners\' waivers are read by auditors: say who and why');
+      ok = false;
+    }
+  }
+  const date = argText(until) ?? '';
+  if (until.kind === 'list' || !isCalendarDate(date)) {
+    sink.error('invalid-date', `\`${date}\` is not a date`, until.span, /^\d{4}-\d{2}-\d{2}$/.test(date) ? 'there is no such day' : 'write it as YYYY-MM-DD, for example 2026-12-31');
+    ok = false;
+  }
+  if (!ok) return undefined;
+  return { value: { package: name, owner: owner.value, reason: reason.value, until: date }, span: s.span, packageSpan: pkg.span };
 }

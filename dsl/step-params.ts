@@ -2,12 +2,10 @@
 // the kind; each toolchain implements the kinds it supports.
 import { z } from 'zod';
 import { buildKinds } from './build-step-params';
+import { RelativePath } from './plan-schemas';
 
-/** A relative path that stays inside the directory it is joined to. */
-export const RelativePath = z
-  .string()
-  .min(1)
-  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a relative path without ".."');
+// Lives in plan-schemas.ts now (build-step-params.ts needs it too); still exported from here.
+export { RelativePath };
 
 /** Steps of the engine itself ("core"): available on every worker, any toolchain. */
 const coreKinds = {

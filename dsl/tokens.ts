@@ -92,6 +92,11 @@ export const K = {
   review: kw('review'),
   deny: kw('deny'),
   unknown: kw('unknown'),
+  waive: kw('waive'),
+  reason: kw('reason'),
+  until: kw('until'),
+  sources: kw('sources'),
+  keep: kw('keep'),
 } as const;
 
 /** Every token type the parser knows; keywords and numbers are Names the lexer retypes. */

@@ -29,20 +29,12 @@ export type InstalledPackage = z.infer<typeof InstalledPackage>;
 
 export const RAW_TEXT_LIMIT = 64 * 1024;
 
-/** yyyy-mm-dd, a calendar date (UTC). */
-const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'not a calendar date');
+// Waivers belong to the language (dsl/model.ts declares them, the planner passes them in
+// the policy); they are re-exported here for the license code.
+export { Waiver } from '../dsl/model';
 
-/** A partner's exception for one package: it passes until the end of `until` (UTC). */
-export const Waiver = z.object({
-  package: z.string().min(1),
-  owner: z.string().min(1),
-  reason: z.string().min(1),
-  until: IsoDate,
-});
-export type Waiver = z.infer<typeof Waiver>;
-
-/** The language's license-policy plus waivers (which the language does not carry yet). */
-export const Policy = LicensePolicy.extend({ waivers: z.array(Waiver).default([]) });
+/** The language's license-policy, waivers included. */
+export const Policy = LicensePolicy;
 export type Policy = z.infer<typeof Policy>;
 export type PolicyInput = z.input<typeof Policy>;
 

@@ -6,6 +6,7 @@ import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities, type KindRegistry } from '../activities';
+import { createPublishActivities } from '../activities/publish';
 import { createQueueWatchActivities } from '../activities/queue-watch';
 import type { Config } from './config';
 import { connectWorker } from './temporal-connection';
@@ -69,6 +70,7 @@ export async function startWorkers(opts: {
   const activities = {
     ...createActivities({ config: opts.config, logger: opts.logger, registry: opts.registry }),
     ...createQueueWatchActivities(opts.client),
+    ...createPublishActivities({ config: opts.config, logger: opts.logger }),
   };
   const workflowBundleCode = await workflowBundle();
   const workers = await Promise.all(

@@ -3,6 +3,8 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { registerDebianImageKinds } from '../debian/images';
 import { registerDebianKinds } from '../debian/index';
+import { registerLicenseKinds } from '../licenses';
+import { registerPublishKind } from '../publish';
 import { badInput } from '../failures';
 import { digestTree } from '../host-digest';
 import { sha256File } from '../store';
@@ -113,9 +115,15 @@ function resolveSourceDir(stepId: string, sourceDir: string, inputs: Record<stri
 
 export const CORE_KINDS: readonly KindExecutor[] = [noopKind, execKind, checksumKind, archiveKind];
 
-/** A registry holding the core kinds for every toolchain and the debian toolchain's root and image kinds; other adapters add theirs. */
+/**
+ * What a worker runs unless told otherwise: the core kinds, the debian toolchain (it runs
+ * anywhere Debian's tools do), license verification and publishing for every toolchain.
+ * The alt toolchain needs a configured ALT host: `sborka worker --toolchain alt` adds it.
+ */
 export function defaultRegistry(): KindRegistry {
   const registry = new KindRegistry();
   for (const k of CORE_KINDS) registry.register('*', k);
-  return registerDebianImageKinds(registerDebianKinds(registry));
+  registerDebianImageKinds(registerDebianKinds(registry));
+  registerLicenseKinds(registry);
+  return registerPublishKind(registry);
 }

@@ -73,6 +73,13 @@ const CASES: { code: string; files: Record<string, string>; entries?: string[] }
   { code: 'unknown-test-option', files: withLine('test boot { exit 0 }') },
   { code: 'invalid-url', files: withLine('repo acme "repo.acme.example"') },
   { code: 'file-not-found', files: {}, entries: ['nowhere.sborka'] },
+  { code: 'invalid-date', files: { 'x.sborka': 'license-policy p {\n  allow MIT\n  waive acme-agent owner "ACME" reason "agreement" until 2027-02-30\n}\n' } },
+  { code: 'invalid-waiver', files: withLine('waive acme-agent owner "ACME" reason " " until 2027-06-30') },
+  { code: 'waiver-without-policy', files: { 'x.sborka': 'product p {\n  branch p11\n  arch x86_64\n  profile ve/base\n  output tar\n  waive acme-agent owner "ACME" reason "agreement" until 2027-06-30\n}\n' } },
+  { code: 'invalid-sources', files: withLine('sources "rpms/acme-agent-1.0-alt1.x86_64.rpm"') },
+  { code: 'sources-need-alt', files: { 'x.sborka': 'product p {\n  toolchain debian\n  branch bookworm\n  arch amd64\n  output tar\n  sources "srpms"\n}\n' } },
+  { code: 'invalid-publish-path', files: withLine('version "11 beta"\n  publish files "/srv/{product}/{version}/{date}"') },
+  { code: 'invalid-publish-option', files: withLine('publish registry "registry.example.org/alt/{product}" keep 3') },
 ];
 
 describe('diagnostics', () => {
