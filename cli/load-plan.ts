@@ -65,8 +65,12 @@ export function withRecipeDir(plan: BuildPlan, recipeDir: string): BuildPlan {
           scripts: p.scripts.map((x) => (x.file === undefined ? x : { ...x, file: abs(x.file, 'script') })),
         } };
       }
-      if (s.kind === 'resolve' || s.kind === 'prepare-root') {
+      if (s.kind === 'resolve') {
         const p = s.params as StepParams<'resolve'>;
+        return { ...s, params: { ...p, repos: repos(p.repos), sources: p.sources.map((x) => abs(x, 'source packages')) } };
+      }
+      if (s.kind === 'prepare-root') {
+        const p = s.params as StepParams<'prepare-root'>;
         return { ...s, params: { ...p, repos: repos(p.repos) } };
       }
       return s;

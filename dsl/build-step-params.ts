@@ -21,8 +21,12 @@ export const buildKinds = {
     exclude: z.array(z.string()).default([]),
     kernel: z.string().optional(),
     repos: z.array(Repo).default([]),
-    /** Partner source packages (.src.rpm files or directories of them, relative to the recipe) built first; their RPMs join the lock. */
-    sources: z.array(RelativePath).default([]),
+    /**
+     * Partner source packages (.src.rpm files or directories of them) built first; their
+     * RPMs join the lock. Relative to the recipe in a plan; absolute once the plan is
+     * loaded for a build (cli/load-plan.ts withRecipeDir).
+     */
+    sources: z.array(z.union([RelativePath, z.string().startsWith('/')])).default([]),
   }).strict(),
   /** The build root with the locked packages installed. */
   'prepare-root': Target.extend({

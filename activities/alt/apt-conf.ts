@@ -49,7 +49,6 @@ export function sourcesList(i: SourcesListInput): string {
     `rpm [${key}] ${base} noarch classic`,
   ];
   for (const r of i.repos ?? []) {
-    if (isSourceRepo(r)) continue;
     const components = r.components.length ? r.components.join(' ') : 'classic';
     // A repository's own key is named by the repo; apt checks it through vendors.list.
     const vendor = r.key ? `[${r.name}] ` : '';
@@ -58,10 +57,6 @@ export function sourcesList(i: SourcesListInput): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A repo entry whose url is `srpms:<path>` names partner source packages, not an apt source. */
-export function isSourceRepo(r: Repo): boolean {
-  return r.url.startsWith('srpms:');
-}
 
 /**
  * apt.conf that reads nothing of the host's /etc/apt: the same pattern as

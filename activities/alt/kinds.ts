@@ -9,7 +9,6 @@ import type { Repo, Settings } from '../../dsl/model';
 import type { StepParams } from '../../dsl/step-params';
 import { badInput, stepFailed } from '../failures';
 import { defineKind, type KindContext, type KindExecutor } from '../kinds/registry';
-import { isSourceRepo } from './apt-conf';
 import * as argv from './argv';
 import { AltContext, readCarried, writeCarried, PARTNER_REPO, type Carried } from './context';
 import { acquireSlot, archMode, checkPriv, kvmAvailable, writeStepFiles, type AltHost, type Slot, type StepFiles } from './host';
@@ -95,17 +94,9 @@ function installArgv(root: Root, packages: readonly string[]): string[] {
 
 // ---- partner source packages --------------------------------------------------
 
-/**
- * Source packages to build first. Until the language has `sources "dir"`, a repo whose
- * url is `srpms:<path>` (relative to the project) names them; a `sources` params field
- * is read as well once the DSL adds it.
- */
-async function partnerSources(ctx: KindContext, params: { repos: readonly Repo[] }): Promise<string[]> {
-  const fromParams = (params as { sources?: unknown }).sources;
-  const named = [
-    ...params.repos.filter(isSourceRepo).map((r) => r.url.slice('srpms:'.length)),
-    ...(Array.isArray(fromParams) ? fromParams.filter((s): s is string => typeof s === 'string') : []),
-  ];
+/** The recipe's `sources`: .src.rpm files or directories of them, built before the image. */
+async function partnerSources(ctx: KindContext, params: StepParams<'resolve'>): Promise<string[]> {
+  const named = params.sources;
   const files: string[] = [];
   for (const rel of named) {
     const p = path.resolve(ctx.config.projectRoot, rel);
@@ -139,7 +130,7 @@ export function resolveKind(host: HostSource): KindExecutor {
   return defineKind('resolve', async (ctx, params) => {
     const h = host();
     const srpms = await partnerSources(ctx, params);
-    const repos = params.repos.filter((r) => !isSourceRepo(r));
+    const repos = params.repos;
     return withRoot(ctx, h, { branch: params.branch, arch: params.arch, repos }, async (root) => {
       const hasherRepo = path.join(root.slot.workdir, 'repo');
       const built: Lock['built'] = [];

@@ -260,7 +260,7 @@ describe('alt steps', () => {
     const index = path.join(fake.state, 'repo', 'x86_64.tsv');
     fs.writeFileSync(index, fs.readFileSync(index, 'utf8').split('\n').filter((l) => !l.startsWith('kernel-image-acme-rt\t')).join('\n'));
     const withSources = (id: string, s: Record<string, unknown>) =>
-      id === 'resolve' ? { ...s, params: { ...(s.params as object), repos: [...((s.params as { repos: object[] }).repos), { name: 'acme-src', url: `srpms:${srpms}` }] } } : s;
+      id === 'resolve' ? { ...s, params: { ...(s.params as object), sources: [...((s.params as { sources: string[] }).sources), srpms] } } : s;
     const r = await chain('x86_64', withSources);
     const build = callsOf('hsh').find((c) => c.some((a) => a.endsWith('.src.rpm')))!;
     expect(build).toEqual(expect.arrayContaining(['--with-stuff', '--target=x86_64']));
@@ -268,7 +268,11 @@ describe('alt steps', () => {
     const list = fs.readFileSync(path.join(r['build-iso']!.outputDir, 'list-rpms.txt'), 'utf8');
     expect(list).toContain('kernel-image-acme-rt-6.6.1-alt1.x86_64.rpm');
     const lock = JSON.parse(fs.readFileSync(path.join(r['build-iso']!.outputDir, 'packages.lock.json'), 'utf8'));
-    expect(lock.built).toEqual([{ file: 'kernel-image-acme-rt-6.6.1-alt1.x86_64.rpm', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    // The recipe's own `sources "srpms/acme"` (the agent) and the test's kernel source package.
+    expect(lock.built).toEqual([
+      { file: 'acme-agent-1.4.2-alt1.x86_64.rpm', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      { file: 'kernel-image-acme-rt-6.6.1-alt1.x86_64.rpm', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    ]);
   });
 
   it('contract: a hasher subconfig held by another process fails the attempt with a clear, retryable error', async () => {
