@@ -57,7 +57,6 @@ export function sourcesList(i: SourcesListInput): string {
   return `${lines.join('\n')}\n`;
 }
 
-
 /**
  * apt.conf that reads nothing of the host's /etc/apt: the same pattern as
  * mkimage-profiles' doc/apt.conf.sample.

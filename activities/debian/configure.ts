@@ -3,15 +3,18 @@
 // (sorted, numeric owners, mtimes clamped to SOURCE_DATE_EPOCH). Files are edited from the
 // host with the root's own paths; what must execute (scripts, locale-gen, update-initramfs)
 // runs inside the root: bubblewrap here, a qemu VM for another arch (sandbox.ts).
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import type { Settings } from '../../dsl/model';
 import type { StepParams } from '../../dsl/step-params';
 import type { Config } from '../../service/config';
 import { badInput } from '../failures';
 import { digestTree } from '../host-digest';
 import { defineKind, type KindContext } from '../kinds/registry';
+import { appendLogLines } from '../step-log';
 import type { StoreEntry } from '../store';
 import { ROOTFS } from './prepare-root';
 import { copyIntoRoot, existsInRoot, readInRoot, symlinkInRoot, writeInRoot } from './root-fs';
@@ -19,6 +22,8 @@ import { runOrThrow, runTool, tail } from './run-tool';
 import { runInRoot } from './sandbox';
 
 type ConfigureParams = StepParams<'configure'>;
+
+const execFileAsync = promisify(execFile);
 
 interface RootFacts {
   arch: string;
@@ -38,17 +43,13 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
   await runOrThrow(ctx, ['tar', '--extract', `--file=${path.join(input.outputsDir, ROOTFS)}`, `--directory=${root}`,
     '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*'], { phase: 'unpacking the root' });
   const sde = String(facts.sourceDateEpoch);
-  const inRoot = (argv: readonly string[], phase: string) => runInRoot(ctx, root, facts.debArch, { argv, phase, env: { SOURCE_DATE_EPOCH: sde } });
+  const inRoot: InRoot = (argv, phase, env = {}) => runInRoot(ctx, root, facts.debArch, { argv, phase, env: { SOURCE_DATE_EPOCH: sde, ...env } });
 
-  if (facts.unpacked) {
-    // A foreign root was only unpacked: dpkg installs it where its programs run.
-    const r = await inRoot(['/bin/sh', '-c', 'dpkg --install --force-depends /var/cache/apt/archives/*.deb && rm -f /var/cache/apt/archives/*.deb'], 'installing the packages');
-    if (!r.ok) throw r.failure;
-  }
-
-  // Keeps services from starting while scripts install or configure them (Debian's policy-rc.d).
+  // Keeps services from starting while packages and scripts install or configure them (Debian's policy-rc.d).
   const policyRcd = !(await existsInRoot(root, '/usr/sbin/policy-rc.d'));
   if (policyRcd) await writeInRoot(root, '/usr/sbin/policy-rc.d', '#!/bin/sh\nexit 101\n', 0o755);
+
+  if (facts.unpacked) await installUnpacked(ctx, root, inRoot);
 
   ctx.progress({ phase: 'settings' });
   await applySettings(ctx, root, params.settings, inRoot, sde);
@@ -89,6 +90,7 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
 
   const boot = await kernelAndInitrd(ctx, root, facts, inRoot);
   if (policyRcd) await fs.rm(path.join(root, 'usr/sbin/policy-rc.d'), { force: true });
+  if (facts.unpacked) await cleanLikeMmdebstrap(root);
 
   ctx.progress({ phase: 'packing the root' });
   await runOrThrow(ctx, [
@@ -143,7 +145,61 @@ function rootFacts(stepId: string, input: StoreEntry): RootFacts {
   return { arch, debArch, suite, sourceDateEpoch, unpacked: v.unpacked === true, ...(typeof v.kernelVersion === 'string' ? { kernelVersion: v.kernelVersion } : {}) };
 }
 
-type InRoot = (argv: readonly string[], phase: string) => ReturnType<typeof runInRoot>;
+type InRoot = (argv: readonly string[], phase: string, env?: Record<string, string>) => ReturnType<typeof runInRoot>;
+
+/**
+ * A root that prepare-root only unpacked (a foreign arch): dpkg installs its debs where its
+ * programs run (the VM), the way mmdebstrap does: the Essential:yes packages first, all
+ * dependencies forced (their files are already in place), then every other package. The
+ * kernel's postinst skips the initramfs (INITRD=No): kernelAndInitrd makes it once, later.
+ */
+async function installUnpacked(ctx: KindContext, root: string, inRoot: InRoot): Promise<void> {
+  const archives = '/var/cache/apt/archives';
+  const debs = (await fs.readdir(path.join(root, archives)).catch(() => [] as string[])).filter((n) => n.endsWith('.deb')).sort();
+  if (debs.length === 0) throw badInput(`step "${ctx.step.id}": the unpacked root holds no packages in ${archives} to install`);
+  const essential: string[] = [];
+  const rest: string[] = [];
+  for (const deb of debs) {
+    // dpkg-deb of the host reads any arch's control data: nothing of the root runs here.
+    const { stdout } = await execFileAsync('dpkg-deb', ['--field', path.join(root, archives, deb), 'Essential']);
+    (stdout.trim() === 'yes' ? essential : rest).push(deb);
+  }
+  ctx.progress({ phase: 'installing the packages' });
+  await appendLogLines(ctx.logPath, [`--- sborka: installing ${debs.length} packages (${essential.length} essential first) inside the VM`]);
+  const script = [
+    'set -ef',
+    `cd ${archives}`,
+    // $1 is how many of the names after it are essential; deb file names hold no blanks.
+    'n=$1; shift; e=; i=0',
+    'while [ $i -lt $n ]; do e="$e $1"; shift; i=$((i + 1)); done',
+    'dpkg --install --force-depends $e',
+    '[ $# -eq 0 ] || dpkg --install --force-depends "$@"',
+    'dpkg --configure --pending',
+    'dpkg --audit',
+    'rm -f ./*.deb',
+  ].join('\n');
+  const r = await inRoot(['/bin/sh', '-c', script, 'sborka-install', String(essential.length), ...essential, ...rest], 'installing the packages', { INITRD: 'No' });
+  if (!r.ok) {
+    // The same debs in the same root fail the same way: a broken maintainer script, a conflict.
+    throw badInput(`step "${ctx.step.id}": installing the unpacked packages inside the VM failed: ${firstLine(r.failure)}\n${tail(r.lines, 40)}`);
+  }
+}
+
+/** What mmdebstrap removes or empties after installing, so that the root's bytes follow its inputs only. */
+async function cleanLikeMmdebstrap(root: string): Promise<void> {
+  for (const f of ['/var/log/dpkg.log', '/var/log/apt/history.log', '/var/log/apt/term.log', '/var/log/alternatives.log',
+    '/var/cache/ldconfig/aux-cache', '/var/log/apt/eipp.log.xz', '/var/lib/dbus/machine-id']) {
+    await fs.rm(path.join(root, f), { force: true });
+  }
+  if (await existsInRoot(root, '/etc/machine-id')) {
+    await fs.rm(path.join(root, 'etc/machine-id'), { force: true });
+    await writeInRoot(root, '/etc/machine-id', '');
+  }
+  for (const dir of ['run', 'tmp']) {
+    const names = await fs.readdir(path.join(root, dir)).catch(() => [] as string[]);
+    for (const n of names) if (!(dir === 'run' && n === 'lock')) await fs.rm(path.join(root, dir, n), { recursive: true, force: true });
+  }
+}
 
 async function applySettings(ctx: KindContext, root: string, s: Settings, inRoot: InRoot, sde: string): Promise<void> {
   const stepId = ctx.step.id;
