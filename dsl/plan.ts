@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { STEP_PARAMS, StepKind } from './step-params';
 // Shared with the product model and step params; they live apart to keep imports acyclic.
-import { Arch, Name, Owner, Schedule } from './plan-schemas';
+import { Arch, ArtifactRef, Name, Owner, Schedule } from './plan-schemas';
 
 export { Arch, Name, Owner, Schedule };
 
@@ -52,14 +52,7 @@ export const Step = z.discriminatedUnion(
 );
 type StepUnionMember = z.ZodObject<typeof StepCommon.shape & { kind: z.ZodLiteral<StepKind>; params: z.ZodTypeAny }>;
 
-export const Artifact = z.object({
-  name: Name,
-  /** The step whose outputs hold the file. */
-  step: Name,
-  /** Path inside that step's outputs. */
-  path: z.string().min(1),
-  format: z.enum(['iso', 'img', 'qcow2', 'tar', 'squashfs', 'oci', 'file', 'report', 'sbom']),
-});
+export const Artifact = ArtifactRef;
 
 export const Variant = z.object({
   id: Name,

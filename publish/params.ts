@@ -1,35 +1,13 @@
-// The publish step's params as the publishing activity reads them: the DSL's schema (target,
-// product, arch, artifact names) plus fields the planner is asked to add (see the report in
-// activities/publish/README.md); each is optional so today's plans still run.
+// The publish step's params: the planner's own schema (dsl/build-step-params.ts), so the
+// planner and the publishing activity can never disagree on a field.
 import { z } from 'zod';
-import { Arch, Name, Owner } from '../dsl/plan-schemas';
-import { PublishTarget } from '../dsl/model';
+import { buildKinds } from '../dsl/build-step-params';
+import { ArtifactRef } from '../dsl/plan-schemas';
 
-export const ArtifactRef = z.object({
-  name: Name,
-  step: Name,
-  path: z.string().min(1),
-  format: z.enum(['iso', 'img', 'qcow2', 'tar', 'squashfs', 'oci', 'file', 'report', 'sbom']),
-});
+export { ArtifactRef };
 export type ArtifactRef = z.infer<typeof ArtifactRef>;
 
-export const PublishParams = z.object({
-  publish: PublishTarget,
-  product: z.string(),
-  arch: Arch,
-  /** Artifact names (today) or full references (step and path) once the planner passes them. */
-  artifacts: z.array(z.union([z.string(), ArtifactRef])).min(1),
-  variant: z.string().optional(),
-  variantOf: z.string().optional(),
-  branch: z.string().optional(),
-  version: z.string().optional(),
-  owner: Owner.optional(),
-  recipeDigest: z.string().optional(),
-  /** Multi-arch tag for a registry target, when the reference has none. */
-  tag: z.string().optional(),
-  /** Nightlies kept per product and arch (the recipe's wish; the config's value otherwise). */
-  keep: z.number().int().min(1).optional(),
-});
+export const PublishParams = buildKinds.publish;
 export type PublishParams = z.infer<typeof PublishParams>;
 
 /**

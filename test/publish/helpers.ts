@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { StepStore } from '../../activities/store';
+import { freePort } from '../helpers/sborka-env';
 
 export function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -86,16 +87,8 @@ export function makeMinisignKey(dir: string): { secretKey: string; publicKey: st
   return { secretKey, publicKey };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+
+export { freePort };
 
 export interface Registry {
   host: string;
