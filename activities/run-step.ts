@@ -106,7 +106,7 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
       const { workDir, dir: stagingDir } = staging;
       progress({ phase: 'running' });
       const kindCtx: KindContext = {
-        step, toolchain, inputs, outputsDir: staging.outputsDir, workDir, logPath, attempt, logger,
+        buildId: input.buildId, variantId: input.variantId, step, toolchain, inputs, outputsDir: staging.outputsDir, workDir, logPath, attempt, logger,
         signal: ctx.cancellationSignal, config: deps.config,
         progress,
         run: (argv, options = {}) =>
@@ -147,7 +147,7 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
  * The probeCache activity (see CacheProbeInput). A hit is recorded exactly as runStep
  * records one (log line, ledger line, nothing spawned). Steps it cannot key (not cacheable,
  * a need that missed, an unknown kind, unreadable host inputs) are left to runStep, which
- * reports their failures properly.
+ * reports their failures properly, and so are a license review and what follows it.
  */
 export function createProbeCache(deps: RunStepDeps): (input: CacheProbeInput) => Promise<CacheProbeResult> {
   const store = new StepStore(deps.config.storeDir);
@@ -180,7 +180,9 @@ export function createProbeCache(deps: RunStepDeps): (input: CacheProbeInput) =>
         const executor = registry.resolve(toolchain.name, step.kind);
         const key = step.cacheable && executor ? await cacheKey(executor, step, inputs, toolchain, deps.config).catch(() => undefined) : undefined;
         const entry = key === undefined ? undefined : await store.lookup(key);
-        if (key === undefined || !entry) {
+        // A cached license verdict 'review' needs an operator again in this build: runStep
+        // returns it to the workflow, which waits; its dependents must not count as done before.
+        if (key === undefined || !entry || entry.manifest.outputs.values.verdict === 'review') {
           missed.add(step.id);
           continue;
         }

@@ -2,10 +2,9 @@
 // recipe through the language's compiler (diagnostics printed, build refused on errors).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Repo } from '../dsl/model';
-import { parsePlan, PlanError, type BuildPlan, type Step } from '../dsl/plan';
-import type { StepParams } from '../dsl/step-params';
+import { parsePlan, PlanError, type BuildPlan } from '../dsl/plan';
 import { planProduct } from '../dsl/planner';
+import { planWithRecipeDir, RecipePathError } from '../dsl/recipe-dir';
 import { EXIT, UserError, type CliIo } from './command';
 import { chooseProducts, compileRecipe, RECIPE_EXTENSION } from './recipe-files';
 
@@ -40,41 +39,12 @@ export function loadPlans(file: string, io: CliIo, opts: { product?: string; arc
   });
 }
 
-/**
- * The plan with its recipe directory, and the recipe's file paths (overlays, scripts,
- * repository keys; relative to that directory in the plan) made absolute, so the worker's
- * activities find them and digest their content into the cache keys.
- */
+/** See dsl/recipe-dir.ts; a path leading outside the recipe's directory is the user's error. */
 export function withRecipeDir(plan: BuildPlan, recipeDir: string): BuildPlan {
-  const abs = (p: string, what: string): string => {
-    const full = path.resolve(recipeDir, p);
-    if (full !== recipeDir && !full.startsWith(`${recipeDir}${path.sep}`)) {
-      throw new UserError(`${plan.product}: ${what} ${p} leads outside the recipe's directory ${recipeDir}`);
-    }
-    return full;
-  };
-  const repos = (rs: Repo[]): Repo[] => rs.map((r) => (r.key ? { ...r, key: abs(r.key, `the key of repository ${r.name}`) } : r));
-  const variants = plan.variants.map((v) => ({
-    ...v,
-    steps: v.steps.map((s): Step => {
-      if (s.kind === 'configure') {
-        const p = s.params as StepParams<'configure'>;
-        return { ...s, params: {
-          ...p,
-          overlays: p.overlays.map((o) => ({ ...o, src: abs(o.src, 'overlay') })),
-          scripts: p.scripts.map((x) => (x.file === undefined ? x : { ...x, file: abs(x.file, 'script') })),
-        } };
-      }
-      if (s.kind === 'resolve') {
-        const p = s.params as StepParams<'resolve'>;
-        return { ...s, params: { ...p, repos: repos(p.repos), sources: p.sources.map((x) => abs(x, 'source packages')) } };
-      }
-      if (s.kind === 'prepare-root') {
-        const p = s.params as StepParams<'prepare-root'>;
-        return { ...s, params: { ...p, repos: repos(p.repos) } };
-      }
-      return s;
-    }),
-  }));
-  return parsePlan({ ...plan, recipeDir, variants });
+  try {
+    return planWithRecipeDir(plan, recipeDir);
+  } catch (e) {
+    if (e instanceof RecipePathError) throw new UserError(e.message);
+    throw e;
+  }
 }

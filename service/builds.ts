@@ -12,8 +12,8 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { BuildPlan, parsePlan } from '../dsl/plan';
-import { abortUpdate, productStatusQuery, retryUpdate, skipUpdate, variantStatusQuery } from '../workflows/api';
-import { BuildProductInput, BuildProductResult, BuildVariantResult, type OperatorReply } from '../workflows/contract';
+import { abortUpdate, approveUpdate, productStatusQuery, retryUpdate, skipUpdate, variantStatusQuery } from '../workflows/api';
+import { BuildProductInput, BuildProductResult, BuildVariantResult, type OperatorAction, type OperatorReply } from '../workflows/contract';
 import { countByState } from '../workflows/dag';
 import { SA_PRODUCT, SA_STATE } from '../workflows/search-attributes';
 import { identityAttributes, ownerLabel, stateAttribute } from '../workflows/search-values';
@@ -211,34 +211,48 @@ async function closedBuildView(client: Client, handle: WorkflowHandle, descripti
   };
 }
 
+/** The build's result; a build that failed as a whole (publishing preflight, cancelled) rejects with its reason. */
 export async function buildResult(client: Client, buildId: string): Promise<BuildProductResult> {
-  return BuildProductResult.parse(await (await existing(client, buildId)).result());
+  const handle = await existing(client, buildId);
+  let value: unknown;
+  try {
+    value = await handle.result();
+  } catch (e) {
+    // "Workflow execution failed" says nothing: the reason is the cause's message.
+    if (e instanceof WorkflowFailedError && e.cause) throw new Error(e.cause.message, { cause: e });
+    throw e;
+  }
+  return BuildProductResult.parse(value);
 }
 
-export type OperatorAction = 'retry' | 'skip' | 'abort';
-const UPDATES = { retry: retryUpdate, skip: skipUpdate, abort: abortUpdate } as const;
+export type { OperatorAction };
+const UPDATES = { retry: retryUpdate, skip: skipUpdate, abort: abortUpdate, approve: approveUpdate } as const;
 
 /**
  * Sends an operator action to the variant that waits. With several waiting variants the
- * caller must name one; the workflow's validator refuses what the step does not allow.
+ * caller must name one; the workflow's validator refuses what the step does not allow
+ * (approve only a license review; retry/skip only a failed step).
  */
 export async function operatorAction(
   client: Client,
   buildId: string,
   action: OperatorAction,
-  opts: { variant?: string; step?: string; reason?: string },
+  opts: { variant?: string; step?: string; reason?: string; by?: string },
 ): Promise<OperatorReply & { variantId: string }> {
   const { variants } = await buildView(client, buildId);
-  const waiting = variants.filter((v) => v.state === 'waiting' && (!opts.variant || v.variantId === opts.variant));
+  // approve goes to the variant whose license review waits, even while another one's step failed.
+  const fits = (v: VariantStatus) => action !== 'approve' || v.waiting.some((w) => w.actions.includes('approve'));
+  const waiting = variants.filter((v) => v.state === 'waiting' && fits(v) && (!opts.variant || v.variantId === opts.variant));
   if (waiting.length === 0) {
-    throw new Error(`no variant of build "${buildId}"${opts.variant ? ` named "${opts.variant}"` : ''} waits for an operator`);
+    const what = action === 'approve' ? 'waits for a license review to approve' : 'waits for an operator';
+    throw new Error(`no variant of build "${buildId}"${opts.variant ? ` named "${opts.variant}"` : ''} ${what}`);
   }
   if (waiting.length > 1) {
     throw new Error(`several variants wait (${waiting.map((v) => v.variantId).join(', ')}): name one with --variant`);
   }
   const variant = waiting[0]!;
   const handle = client.workflow.getHandle(variantWorkflowId(buildId, variant.variantId));
-  const reply = await handle.executeUpdate(UPDATES[action], { args: [{ step: opts.step, reason: opts.reason }] });
+  const reply = await handle.executeUpdate(UPDATES[action], { args: [{ step: opts.step, reason: opts.reason, by: opts.by }] });
   return { ...reply, variantId: variant.variantId };
 }
 

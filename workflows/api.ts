@@ -16,5 +16,8 @@ export const skipUpdate = defineUpdate<OperatorReply, [OperatorRequest]>('skip')
 /** BuildVariant: fail the variant with the waiting step's error. */
 export const abortUpdate = defineUpdate<OperatorReply, [OperatorRequest]>('abort');
 
+/** BuildVariant, while a verify-licenses step waits on a review verdict: accept it and go on. */
+export const approveUpdate = defineUpdate<OperatorReply, [OperatorRequest]>('approve');
+
 /** BuildVariant → its parent BuildProduct, on every change of the variant's state. */
 export const variantProgressSignal = defineSignal<[VariantProgress]>('variantProgress');

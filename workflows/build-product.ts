@@ -1,8 +1,12 @@
 // BuildProduct: one child BuildVariant per variant of the plan, each on its variant's task
 // queue; collects every variant's outcome (one failing variant does not stop the others)
 // and watches the queues, so a variant whose queue has no worker says so in the status
-// instead of looking stuck. Patching rules: see the header of build-variant.ts.
+// instead of looking stuck. A plan that publishes has its targets checked first (publishing
+// preflight): a bad target fails the build before any variant starts. While a variant waits
+// for an operator the build's SborkaState is 'waiting'. Patching rules: see the header of
+// build-variant.ts.
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
@@ -20,6 +24,7 @@ import {
 } from '@temporalio/workflow';
 import type { Variant } from '../dsl/plan';
 import type { createQueueWatchActivities } from '../activities/queue-watch';
+import type { PublishActivities } from '../activities/publish/preflight';
 import { productStatusQuery, variantProgressSignal } from './api';
 import { BuildVariant } from './build-variant';
 import type { BuildProductInput, BuildProductResult, BuildVariantResult, VariantOutcome } from './contract';
@@ -35,6 +40,12 @@ const { describeQueue } = proxyActivities<QueueWatch>({
   retry: { maximumAttempts: 3, initialInterval: '1s' },
 });
 
+// One attempt: a bad target or credential does not heal by itself, and the build must not wait for it.
+const { preflightPublish } = proxyActivities<PublishActivities>({
+  startToCloseTimeout: '2m',
+  retry: { maximumAttempts: 1 },
+});
+
 const FINISHED: readonly VariantState[] = ['succeeded', 'failed', 'cancelled'];
 
 export async function BuildProduct(input: BuildProductInput): Promise<BuildProductResult> {
@@ -45,6 +56,9 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
   const startedAt = new Date().toISOString();
   let endedAt: string | undefined = undefined; // set when the build ends; read by the query
   let state: ProductState = 'running';
+  /** SborkaState while running: 'waiting' when any variant waits for an operator. */
+  let shownState: 'running' | 'waiting' = 'running';
+  let error: string | undefined;
   const summaries = new Map<string, VariantSummary>(
     plan.variants.map((v) => [
       v.id,
@@ -81,6 +95,7 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
       startedAt,
       endedAt,
       variants,
+      ...(error === undefined ? {} : { error }),
       warnings: variants.flatMap((v) => v.warnings.map((w) => `${v.variantId}: ${w}`)),
     };
   };
@@ -92,15 +107,64 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
     Object.assign(s, { state: p.state, steps: p.steps, warnings: p.warnings, error: p.error });
     // The variant ran, so its queue has a worker: drop the warning now rather than at the next poll.
     queueWarnings.delete(s.taskQueue);
+    showWaiting();
   });
 
+  /** Lets `status --state waiting` and the API's ?state=waiting find a build that needs an operator. */
+  const showWaiting = (): void => {
+    if (state !== 'running') return;
+    const wanted = [...summaries.values()].some((s) => s.state === 'waiting') ? 'waiting' : 'running';
+    // patched() only on a change: runs from before this never upserted here.
+    if (wanted === shownState || !patched('product-waiting-state')) return;
+    shownState = wanted;
+    upsertSearchAttributes([stateAttribute(wanted)]);
+  };
+
+  /**
+   * Rejects once the build is cancelled. A child whose start was still in flight when the
+   * cancellation came never settles its start or result (seen with large recipe plans: the
+   * SDK's TRY_CANCEL request goes out, the child closes as cancelled, the parent's promise
+   * stays open), so every wait on a child races this instead.
+   */
+  const cancelled = new Promise<never>((_, reject) => {
+    CancellationScope.current().cancelRequested.catch(reject);
+  });
+  cancelled.catch(() => undefined); // observed by the races; nobody may be racing when it fires
+
   upsertSearchAttributes([...identityAttributes(plan, plan.variants), stateAttribute('running')]);
+
+  if (plan.variants.some((v) => v.steps.some((st) => st.kind === 'publish')) && patched('product-publish-preflight')) {
+    try {
+      await preflightPublish(plan);
+    } catch (err) {
+      endedAt = new Date().toISOString();
+      if (isCancellation(err)) {
+        for (const s of summaries.values()) s.state = 'cancelled';
+        state = 'cancelled';
+        upsertSearchAttributes([stateAttribute(state)]);
+        throw err;
+      }
+      error = activityMessage(err);
+      for (const s of summaries.values()) Object.assign(s, { state: 'failed', error: 'not started: the publishing preflight failed' });
+      state = 'failed';
+      upsertSearchAttributes([stateAttribute(state)]);
+      const status = productStatus();
+      const result: BuildProductResult = {
+        buildId,
+        product: plan.product,
+        state,
+        variants: status.variants.map((v) => ({ variantId: v.variantId, workflowId: v.workflowId, state: 'failed', error: v.error })),
+        status,
+      };
+      throw ApplicationFailure.create({ type: 'PublishPreflightFailed', message: error, nonRetryable: true, details: [result] });
+    }
+  }
 
   const runVariant = async (variant: Variant): Promise<VariantOutcome> => {
     const s = summary(variant.id);
     const workflowId = s.workflowId;
     try {
-      const child = await startChild(BuildVariant, {
+      const child = await race(startChild(BuildVariant, {
         workflowId,
         taskQueue: variant.taskQueue,
         args: [{ buildId, plan, variantId: variant.id }],
@@ -110,8 +174,8 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
         // the children to cancel as well.
         cancellationType: ChildWorkflowCancellationType.TRY_CANCEL,
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      });
-      const result = await child.result();
+      }));
+      const result = await race(child.result());
       Object.assign(s, { state: 'succeeded', steps: stepCounts(result), error: undefined, warnings: [] });
       return { variantId: variant.id, workflowId, state: 'succeeded', result };
     } catch (err) {
@@ -122,8 +186,11 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
       const { message, result } = variantFailure(err);
       Object.assign(s, { state: 'failed', steps: result ? stepCounts(result) : s.steps, error: message, warnings: [] });
       return { variantId: variant.id, workflowId, state: 'failed', error: message, result };
+    } finally {
+      showWaiting();
     }
   };
+  const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, cancelled]);
 
   const watchers = [...new Set(plan.variants.map((v) => v.taskQueue))].map((queue) =>
     watchQueue(queue, plan.policy.noWorkerWarningMs, [...summaries.values()].filter((s) => s.taskQueue === queue), queueWarnings),
@@ -184,6 +251,12 @@ async function watchQueue(
 /** The final step counts: the last progress signal may predate the last steps' ends. */
 function stepCounts(result: BuildVariantResult): VariantSummary['steps'] {
   return countByState(result.steps.map((st) => ({ id: st.id, needs: [] })), new Map(result.steps.map((st) => [st.id, st.state])));
+}
+
+/** The activity's own message (its ApplicationFailure), not the wrapper's "Activity task failed". */
+function activityMessage(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 function variantFailure(err: unknown): { message: string; result?: BuildVariantResult } {

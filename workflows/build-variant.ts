@@ -1,7 +1,9 @@
 // BuildVariant: interprets one variant's step DAG. Ready steps run concurrently (bounded by
 // the plan), each as one `runStep` activity with the step's retry policy and timeouts. A
 // step that still fails after its retries waits for an operator (updates retry/skip/abort);
-// a non-retryable failure fails the variant at once. The `status` query shows it all.
+// a non-retryable failure fails the variant at once. A step whose result carries the
+// license verdict 'review' waits for an operator too (approve/abort): the verdict is cached
+// with the step, the approval lives only in this run. The `status` query shows it all.
 //
 // Changing this workflow: running builds replay their history against new code, so any
 // change in the commands it issues (another activity, different options, a new timer)
@@ -30,7 +32,7 @@ import {
 import type { BuildPlan, Step, Variant } from '../dsl/plan';
 import type { CacheProbeHit, NON_RETRYABLE_ERRORS, StepProgress, StepResult } from '../activities/step-contract';
 import type { SborkaActivities } from '../activities';
-import { abortUpdate, retryUpdate, skipUpdate, variantProgressSignal, variantStatusQuery } from './api';
+import { abortUpdate, approveUpdate, retryUpdate, skipUpdate, variantProgressSignal, variantStatusQuery } from './api';
 import type {
   BuildVariantInput,
   BuildVariantResult,
@@ -45,6 +47,12 @@ import type { OperatorWait, StepError, StepState, StepStatus, VariantState, Vari
 
 type StepActivities = SborkaActivities;
 type Decision = OperatorReply['action'];
+type Approval = NonNullable<StepStatus['approval']>;
+/** What an operator wait asks: the actions it allows and, for a review, why and where to read. */
+type WaitAsk = Pick<OperatorWait, 'actions' | 'reason' | 'report'>;
+
+/** Marks runs that turn a 'review' verdict into an operator wait; runs before it just went on. */
+const REVIEW_PATCH = 'variant-license-review';
 
 // The contract's list, repeated because workflow code may import activities' types only;
 // the annotation makes tsc fail if the two ever differ.
@@ -66,6 +74,8 @@ class VariantRun {
   private readonly keys = new Map<string, string>();
   private readonly waits = new Map<string, OperatorWait>();
   private readonly decisions = new Map<string, Decision>();
+  /** Who approved which step's review, recorded by the update until the step settles. */
+  private readonly approvals = new Map<string, Approval>();
   private readonly drivers: Promise<void>[] = [];
   /** Every running activity lives in this scope, so a fatal failure can cancel the rest. */
   private readonly activities = new CancellationScope();
@@ -90,7 +100,7 @@ class VariantRun {
 
   async execute(): Promise<BuildVariantResult> {
     setHandler(variantStatusQuery, () => this.status());
-    for (const [update, action] of [[retryUpdate, 'retry'], [skipUpdate, 'skip'], [abortUpdate, 'abort']] as const) {
+    for (const [update, action] of [[retryUpdate, 'retry'], [skipUpdate, 'skip'], [abortUpdate, 'abort'], [approveUpdate, 'approve']] as const) {
       setHandler(update, (req) => this.decide(action, req), { validator: (req) => void this.target(action, req) });
     }
     upsertSearchAttributes(identityAttributes(this.plan, [this.variant]));
@@ -159,6 +169,7 @@ class VariantRun {
     st.endedAt = undefined;
     st.error = undefined;
     this.touch();
+    let reviewed: { done: StepState; values: Record<string, unknown> } | undefined;
     try {
       const result = await this.activities.run(() => this.runActivity(step, st.activityId ?? step.id));
       this.keys.set(step.id, result.key);
@@ -169,7 +180,10 @@ class VariantRun {
         logPath: result.logPath,
         durationMs: result.durationMs,
       } satisfies Partial<StepStatus>);
-      return this.settle(st, result.cached ? 'cached' : 'succeeded');
+      const done: StepState = result.cached ? 'cached' : 'succeeded';
+      // patched() only where a review verdict arrives: older runs took it as a success.
+      if (result.outputs.values.verdict !== 'review' || !patched(REVIEW_PATCH)) return this.settle(st, done);
+      reviewed = { done, values: result.outputs.values };
     } catch (err) {
       st.endedAt = now();
       if (isCancellation(err)) return this.settle(st, 'cancelled');
@@ -183,10 +197,12 @@ class VariantRun {
       }
       if (this.fatal !== undefined) return this.settle(st, 'failed');
     }
+    // Outside the try: the review's own outcome is not an activity failure.
+    if (reviewed) return this.review(step, st, reviewed.done, reviewed.values);
 
     let decision: Decision | 'timeout' | 'stopped';
     try {
-      decision = await this.awaitOperator(st);
+      decision = await this.awaitOperator(st, { actions: st.skippable ? ['retry', 'skip', 'abort'] : ['retry', 'abort'] });
     } catch (err) {
       if (isCancellation(err)) return this.settle(st, 'cancelled');
       throw err;
@@ -204,7 +220,44 @@ class VariantRun {
         this.fail(`step ${step.id}: no operator decision within ${formatDuration(this.plan.policy.operatorWaitMs)} after: ${message}`);
         return this.settle(st, 'failed');
       case 'stopped':
+      case 'approve': // the validator allows approve only on a review wait
         return this.settle(st, 'failed');
+    }
+  }
+
+  /**
+   * The step succeeded with the verdict 'review': it waits until an operator approves (it
+   * then counts as done, the approval in its status) or aborts (the variant fails).
+   * Dependents stay pending meanwhile, as for any unfinished step.
+   */
+  private async review(step: Step, st: StepStatus, done: StepState, values: Record<string, unknown>): Promise<void> {
+    const names = Array.isArray(values.review) ? values.review.map(String) : [];
+    const count = typeof values.reviewCount === 'number' ? values.reviewCount : names.length;
+    const listed = names.slice(0, 10).join(', ') + (count > 10 ? ', …' : '');
+    const reason = `license review${typeof values.policy === 'string' ? ` under policy ${values.policy}` : ''}: ${count} package(s) need review${listed ? ` (${listed})` : ''}`;
+    const report = typeof values.report === 'string' && st.outputDir !== undefined ? `${st.outputDir.replace(/\/+$/, '')}/${values.report}` : undefined;
+    let decision: Decision | 'timeout' | 'stopped';
+    try {
+      decision = await this.awaitOperator(st, { actions: ['approve', 'abort'], reason, ...(report === undefined ? {} : { report }) });
+    } catch (err) {
+      if (isCancellation(err)) return this.settle(st, 'cancelled');
+      throw err;
+    }
+    switch (decision) {
+      case 'approve':
+        st.approval = this.approvals.get(st.id);
+        this.approvals.delete(st.id);
+        return this.settle(st, done);
+      case 'abort':
+        this.fail(`step ${step.id}: ${reason}; aborted by the operator`);
+        return this.settle(st, 'failed');
+      case 'timeout':
+        this.fail(`step ${step.id}: no operator decision within ${formatDuration(this.plan.policy.operatorWaitMs)} on the ${reason}`);
+        return this.settle(st, 'failed');
+      case 'stopped':
+      case 'retry': // refused by the validator on a review wait
+      case 'skip':
+        return this.settle(st, 'cancelled');
     }
   }
 
@@ -284,14 +337,14 @@ class VariantRun {
   }
 
   /** Resolves with the operator's decision, 'timeout', or 'stopped' when the variant fails meanwhile. */
-  private async awaitOperator(st: StepStatus): Promise<Decision | 'timeout' | 'stopped'> {
+  private async awaitOperator(st: StepStatus, ask: WaitAsk): Promise<Decision | 'timeout' | 'stopped'> {
     const waitMs = this.plan.policy.operatorWaitMs;
     st.state = 'waiting';
     this.waits.set(st.id, {
       step: st.id,
       since: now(),
       deadline: new Date(Date.now() + waitMs).toISOString(),
-      actions: st.skippable ? ['retry', 'skip', 'abort'] : ['retry', 'abort'],
+      ...ask,
     });
     this.touch();
     try {
@@ -305,24 +358,34 @@ class VariantRun {
     }
   }
 
-  /** The waiting step an update is about; throws (rejecting the update) when there is none. */
+  /** The waiting step an update is about; throws (rejecting the update) when there is none or it does not allow the action. */
   private target(action: Decision, req: OperatorRequest): StepStatus {
     const waiting = [...this.steps.values()].filter((s) => s.state === 'waiting' && !this.decisions.has(s.id));
+    const allows = (s: StepStatus) => this.waits.get(s.id)?.actions.includes(action) ?? false;
     let st: StepStatus | undefined;
     if (req.step !== undefined) {
       st = this.steps.get(req.step);
       if (!st) throw new Error(`variant ${this.variant.id} has no step "${req.step}"`);
       if (!waiting.includes(st)) throw new Error(`step ${st.id} is not waiting for an operator (it is ${st.state})`);
-    } else if (waiting.length === 1) {
-      st = waiting[0];
     } else if (waiting.length === 0) {
       throw new Error(`no step of variant ${this.variant.id} is waiting for an operator`);
     } else {
-      throw new Error(`several steps wait for an operator (${waiting.map((s) => s.id).join(', ')}): name one`);
+      // A failed step and a license review may wait at once: the action tells them apart.
+      const fitting = waiting.filter(allows);
+      const candidates = fitting.length > 0 ? fitting : waiting;
+      if (candidates.length > 1) throw new Error(`several steps wait for an operator (${candidates.map((s) => s.id).join(', ')}): name one`);
+      st = candidates[0];
     }
     if (!st) throw new Error('unreachable');
+    const wait = this.waits.get(st.id);
+    if (wait?.actions.includes('approve') && !allows(st)) {
+      throw new Error(`step ${st.id} waits for a license review (${wait.reason ?? 'review'}): approve or abort it`);
+    }
     if (action === 'skip' && !st.skippable) {
       throw new Error(`step ${st.id} is not skippable (the plan does not mark it so): retry or abort it`);
+    }
+    if (!allows(st)) {
+      throw new Error(`step ${st.id} failed and waits for ${wait?.actions.join(', ') ?? 'an operator'}: ${action} applies only to a license review`);
     }
     return st;
   }
@@ -330,6 +393,9 @@ class VariantRun {
   private decide(action: Decision, req: OperatorRequest): OperatorReply {
     const st = this.target(action, req);
     this.decisions.set(st.id, action);
+    if (action === 'approve') {
+      this.approvals.set(st.id, { ...(req.by === undefined ? {} : { by: req.by }), ...(req.reason === undefined ? {} : { reason: req.reason }), at: now() });
+    }
     this.touch();
     return { step: st.id, action };
   }
@@ -383,8 +449,10 @@ class VariantRun {
   }
 
   private warnings(): string[] {
-    return [...this.waits.values()].map(
-      (w) => `step ${w.step} failed and waits for an operator (${w.actions.join('/')}) until ${w.deadline}`,
+    return [...this.waits.values()].map((w) =>
+      w.actions.includes('approve')
+        ? `step ${w.step} waits for an operator's license review (${w.actions.join('/')}) until ${w.deadline}${w.report ? `: ${w.report}` : ''}`
+        : `step ${w.step} failed and waits for an operator (${w.actions.join('/')}) until ${w.deadline}`,
     );
   }
 

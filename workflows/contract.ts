@@ -59,16 +59,20 @@ export const BuildProductResult = z.object({
   status: ProductStatus.optional(),
 });
 
-/** Argument of the retry/skip/abort updates; `step` may be left out when one step waits. */
+/** Argument of the retry/skip/abort/approve updates; `step` may be left out when one step waits. */
 export const OperatorRequest = z.object({
   step: z.string().optional(),
-  /** Free text for the record: who and why. */
+  /** Free text for the record: why. */
   reason: z.string().optional(),
+  /** Who sent it: the CLI's $USER, the API token's name; recorded with an approval. */
+  by: z.string().optional(),
 });
+
+export const OperatorAction = z.enum(['retry', 'skip', 'abort', 'approve']);
 
 export const OperatorReply = z.object({
   step: z.string(),
-  action: z.enum(['retry', 'skip', 'abort']),
+  action: OperatorAction,
 });
 
 /** Sent by a running BuildVariant to its parent BuildProduct whenever its state changes. */
@@ -88,5 +92,6 @@ export type BuildVariantResult = z.infer<typeof BuildVariantResult>;
 export type VariantOutcome = z.infer<typeof VariantOutcome>;
 export type BuildProductResult = z.infer<typeof BuildProductResult>;
 export type OperatorRequest = z.infer<typeof OperatorRequest>;
+export type OperatorAction = z.infer<typeof OperatorAction>;
 export type OperatorReply = z.infer<typeof OperatorReply>;
 export type VariantProgress = z.infer<typeof VariantProgress>;

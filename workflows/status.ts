@@ -46,6 +46,8 @@ export const StepStatus = z.object({
   activityAttempt: z.number().int().min(1).optional(),
   error: StepError.optional(),
   skippable: z.boolean(),
+  /** An operator's approval of this step's license review: who, why, when. */
+  approval: z.object({ by: z.string().optional(), reason: z.string().optional(), at: IsoTime }).optional(),
 });
 
 export const VariantState = z.enum(['pending', 'running', 'waiting', 'succeeded', 'failed', 'cancelled']);
@@ -54,8 +56,12 @@ export const OperatorWait = z.object({
   step: z.string(),
   since: IsoTime,
   deadline: IsoTime,
-  /** Updates the operator may send for this step. */
-  actions: z.array(z.enum(['retry', 'skip', 'abort'])),
+  /** Updates the operator may send for this step: retry/skip/abort after a failure, approve/abort on a license review. */
+  actions: z.array(z.enum(['retry', 'skip', 'abort', 'approve'])),
+  /** What the operator is asked to decide (a license review names its packages); absent for a failed step (see its error). */
+  reason: z.string().optional(),
+  /** The report to read before deciding (a license review's license-report.json). */
+  report: z.string().optional(),
 });
 
 export const VariantStatus = z.object({
@@ -96,6 +102,8 @@ export const ProductStatus = z.object({
   startedAt: IsoTime,
   endedAt: IsoTime.optional(),
   variants: z.array(VariantSummary),
+  /** Why the build failed before any variant ran (publishing preflight). */
+  error: z.string().optional(),
   /** Every variant's warnings, prefixed with its id, plus the product's own. */
   warnings: z.array(z.string()),
 });

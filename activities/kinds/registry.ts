@@ -23,6 +23,9 @@ export interface RunOptions {
 }
 
 export interface KindContext {
+  /** The build and variant this step runs for (publishing names versions by them). */
+  buildId: string;
+  variantId: string;
   step: Step;
   toolchain: Toolchain;
   /** The committed entries of the steps this one needs, by step id. */

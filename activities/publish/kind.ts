@@ -54,15 +54,6 @@ export function registerPublishKind(registry: KindRegistry, deps: PublishKindDep
   return registry.register('*', publishKind(deps));
 }
 
-/** buildId and variantId: from the context when the engine passes them, else from the step's log path (<logDir>/<build>/<variant>/<step>.log). */
-export function buildIdentity(ctx: KindContext): { buildId: string; variantId: string } {
-  const extended = ctx as KindContext & { buildId?: string; variantId?: string };
-  if (extended.buildId && extended.variantId) return { buildId: extended.buildId, variantId: extended.variantId };
-  const rel = path.relative(ctx.config.logDir, ctx.logPath).split(path.sep);
-  if (rel.length !== 3 || rel[0] === '..') throw new Error(`cannot tell the build id from the log path ${ctx.logPath}`);
-  return { buildId: rel[0]!, variantId: rel[1]! };
-}
-
 /** When the build was made: the newest of its inputs' store entries, so a retry tomorrow keeps today's {date}. */
 function builtAt(inputs: KindContext['inputs'], now: Date): Date {
   const times = Object.values(inputs).map((e) => Date.parse(e.manifest.createdAt)).filter((t) => Number.isFinite(t));
@@ -71,7 +62,7 @@ function builtAt(inputs: KindContext['inputs'], now: Date): Date {
 
 async function publishFilesStep(ctx: KindContext, params: PublishParams, template: string, artifacts: ResolvedArtifact[], config: PublishConfig, deps: PublishKindDeps) {
   const now = deps.now?.() ?? new Date();
-  const { buildId, variantId } = buildIdentity(ctx);
+  const { buildId, variantId } = ctx;
   const target = resolveFilesTarget(template, config, params.owner);
   const built = builtAt(ctx.inputs, now);
   const { rel, versionIndex } = versionPath(template, target.root, { date: dateStamp(built), build: buildIdSegment(buildId), product: params.product, arch: params.arch, variant: params.variant ?? variantId });

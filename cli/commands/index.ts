@@ -6,7 +6,7 @@ import { fmtCommand } from './fmt';
 import { planCommand } from './plan';
 import { gcCommand } from './gc';
 import { logsCommand } from './logs';
-import { abortCommand, cancelCommand, retryCommand, skipCommand } from './operator';
+import { abortCommand, approveCommand, cancelCommand, retryCommand, skipCommand } from './operator';
 import { scheduleCommand } from './schedule';
 import { serveCommand } from './serve';
 import { serverCommand } from './server';
@@ -26,6 +26,7 @@ export const COMMANDS: Command[] = [
   retryCommand,
   skipCommand,
   abortCommand,
+  approveCommand,
   cancelCommand,
   resumeCommand,
   promoteCommand,

@@ -8,6 +8,7 @@ const ACTIONS: Record<OperatorAction, string> = {
   retry: 'run the waiting step again (after fixing its cause)',
   skip: 'skip the waiting step, where the recipe allows it (tests)',
   abort: 'fail the waiting variant with the step\'s error; logs and finished outputs are kept',
+  approve: 'approve the license review a variant waits on; the build goes on (who and why are recorded)',
 };
 
 function operatorCommand(action: OperatorAction): Command {
@@ -25,8 +26,9 @@ function operatorCommand(action: OperatorAction): Command {
       const [buildId] = requirePositional(positionals, 1, usage);
       const ctx = new CliContext();
       try {
-        const reason = values.reason ?? `${action} by ${process.env.USER ?? 'operator'} from the command line`;
-        const reply = await operatorAction(await ctx.client(), buildId!, action, { ...values, reason });
+        const by = process.env.USER ?? 'operator';
+        const reason = values.reason ?? `${action} by ${by} from the command line`;
+        const reply = await operatorAction(await ctx.client(), buildId!, action, { ...values, reason, by });
         io.stdout.write(`${reply.variantId}: ${reply.action} ${reply.step}\n`);
         return EXIT.ok;
       } finally {
@@ -39,6 +41,7 @@ function operatorCommand(action: OperatorAction): Command {
 export const retryCommand = operatorCommand('retry');
 export const skipCommand = operatorCommand('skip');
 export const abortCommand = operatorCommand('abort');
+export const approveCommand = operatorCommand('approve');
 
 const cancelUsage = 'sborka cancel <build-id>';
 export const cancelCommand: Command = {

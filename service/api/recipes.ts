@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { compile, type Compilation, type SourceHost } from '../../dsl/compile';
 import { Diagnostic, renderDiagnostics, diagnostic } from '../../dsl/diagnostics';
 import { planProduct } from '../../dsl/planner';
+import { planWithRecipeDir, RecipePathError } from '../../dsl/recipe-dir';
 import type { BuildPlan } from '../../dsl/plan';
 import { ownerLabel } from '../../workflows/search-values';
 import { badRequest, forbidden, notFound, ApiError } from './http';
@@ -138,6 +139,16 @@ export class RecipeStore {
     };
   }
 
+  /**
+   * The real directory of a file the compiler read as `products/<x>`, found as host() finds
+   * the file: the tenant's own directory for a flat name it has, else under products/.
+   */
+  realDir(tenant: string, file: string): string {
+    const rel = posix.normalize(file).slice(ENTRY_DIR.length + 1);
+    if (!rel.includes('/') && this.read(tenant, rel) !== undefined) return this.dir(tenant);
+    return path.dirname(fs.realpathSync(path.join(fs.realpathSync(this.productsDir), rel)));
+  }
+
   /** Where the compiler sees a stored recipe. */
   static entry(name: string): string {
     return `${ENTRY_DIR}/${name}`;
@@ -225,5 +236,12 @@ export function planFromRecipe(store: RecipeStore, role: Role, name: string, opt
     throw badRequest((e as Error).message, [{ path: 'body.arches', message: (e as Error).message }]);
   }
   if (partnerOf(role) && ownerLabel(plan.owner) !== role) throw forbidden(`the plan is owned by ${ownerLabel(plan.owner)}, not ${role}`);
-  return plan;
+  // As `sborka build` does: the recipe's overlays, scripts and sources become absolute paths.
+  const declaredIn = compilation.decls.products.get(product)?.file ?? RecipeStore.entry(name);
+  try {
+    return planWithRecipeDir(plan, store.realDir(tenant, declaredIn));
+  } catch (e) {
+    if (e instanceof RecipePathError) throw badRequest(e.message, [{ path: 'body.recipe', message: e.message }]);
+    throw e;
+  }
 }

@@ -156,6 +156,7 @@ describe('waivers through the kind (params.waivers, until the language carries t
     // grammar change will carry it, and so can a caller that hands the kind its params.
     const params = { ...(step.params as Record<string, unknown>), policy: { ...debianMain, deny: ['GPL-3.0-or-later'], allow: debianMain.allow.filter((l) => l !== 'GPL-3.0-or-later') }, waivers: [] as object[] };
     const ctx: KindContext = {
+      buildId: 'b-waivers', variantId: 'debian-x86_64',
       step: { ...step, params } as KindContext['step'],
       toolchain: { name: 'debian', version: '1' },
       inputs: { 'build-tar': buildEntry }, outputsDir: out, workDir: work, logPath: path.join(work, 'step.log'), attempt: 1,
