@@ -38,10 +38,25 @@ function historyFromJSON(json: unknown): History {
   return history;
 }
 
+/** gRPC's status code for a workflow the server does not know. */
+const GRPC_NOT_FOUND = 5;
+
+/**
+ * The histories of the runs that exist. A child whose parent was cancelled before the child
+ * started never existed: there is nothing of it to replay.
+ */
 export async function fetchHistories(client: Client, workflowIds: readonly string[]): Promise<{ workflowId: string; history: History }[]> {
-  return Promise.all(
-    workflowIds.map(async (workflowId) => ({ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() })),
+  const found = await Promise.all(
+    workflowIds.map(async (workflowId) => {
+      try {
+        return [{ workflowId, history: await client.workflow.getHandle(workflowId).fetchHistory() }];
+      } catch (e) {
+        if ((e as { code?: number }).code === GRPC_NOT_FOUND || (e as { cause?: { code?: number } }).cause?.code === GRPC_NOT_FOUND) return [];
+        throw e;
+      }
+    }),
   );
+  return found.flat();
 }
 
 export function saveHistories(histories: readonly { workflowId: string; history: History }[]): void {
