@@ -9,7 +9,8 @@ import type { Repo } from '../../dsl/model';
 import { badInput } from '../failures';
 import { defineKind, type KindContext } from '../kinds/registry';
 import { indexKey, kernelFlavours, makeAptRoot, newestReleaseDate, parseSimulation, readPackageIndexes, suiteSources, type IndexEntry, type SimulatedInstall } from './apt';
-import { LOCK_FILE, lockJson, type Lock, type LockedPackage } from './lock';
+import { LOCK_FILE, lockJson, type AptSource, type Lock, type LockedPackage } from './lock';
+import { appendLogLines } from '../step-log';
 import { runOrThrow, runTool } from './run-tool';
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9.+-]*[a-z0-9.+]$/;
@@ -26,12 +27,25 @@ export const resolveKind = defineKind('resolve', async (ctx, params) => {
     if (!PACKAGE_NAME.test(name)) throw badInput(`step "${stepId}": package "${name}" is not a valid Debian package name`);
   }
   const repos = await Promise.all(params.repos.map((r) => withKeyPath(stepId, r, ctx.config.projectRoot)));
-  const sources = suiteSources(params.branch, repos);
-  const apt = await makeAptRoot(path.join(ctx.workDir, 'apt'), debArch, sources);
-  const env = { APT_CONFIG: apt.config };
+  let sources = suiteSources(params.branch, repos);
+  let apt = await makeAptRoot(path.join(ctx.workDir, 'apt'), debArch, sources);
+  let env = { APT_CONFIG: apt.config };
 
   ctx.progress({ phase: 'apt-get update' });
-  await runOrThrow(ctx, ['apt-get', 'update'], { env, phase: 'apt-get update' });
+  const update = await runTool(ctx, ['apt-get', 'update'], { env, phase: 'apt-get update' });
+  if (!update.ok) {
+    // A -updates or -security suite whose index does not match its Release (a mirror mid-sync,
+    // as trixie's riscv64 ones on ours): the suite itself still resolves, without them, said loudly.
+    const broken = brokenUpdateSources(update.lines, sources, params.branch);
+    if (broken.length === 0) throw update.failure;
+    const names = broken.map((b) => `${b.uri} ${b.suite}`).join(', ');
+    await appendLogLines(ctx.logPath, [`--- sborka: WARNING: resolving without ${names}: the mirror's index does not match its Release file`]);
+    ctx.logger.warn({ step: stepId, dropped: names }, 'resolve: update suites dropped');
+    sources = sources.filter((s) => !broken.includes(s));
+    apt = await makeAptRoot(path.join(ctx.workDir, 'apt-retry'), debArch, sources);
+    env = { APT_CONFIG: apt.config };
+    await runOrThrow(ctx, ['apt-get', 'update'], { env, phase: 'apt-get update' });
+  }
   const lists = await fs.readdir(apt.listsDir);
   const mainIndex = `_dists_${params.branch}_main_binary-${debArch}_Packages`;
   if (!lists.some((f) => f.endsWith(mainIndex))) {
@@ -80,6 +94,16 @@ export const resolveKind = defineKind('resolve', async (ctx, params) => {
     },
   };
 });
+
+/** The default -updates/-security sources whose index apt could not fetch (never the suite itself or a recipe's repo). */
+function brokenUpdateSources(lines: readonly string[], sources: readonly AptSource[], suite: string): AptSource[] {
+  const failed = lines.map((l) => /Failed to fetch (\S+)/.exec(l)?.[1]).filter((u): u is string => u !== undefined);
+  if (failed.length === 0) return [];
+  const optional = sources.filter((s) => s.suite === `${suite}-updates` || s.suite === `${suite}-security`);
+  const owner = (url: string) => sources.find((s) => url.startsWith(`${s.uri}/dists/${s.suite}/`));
+  if (failed.some((u) => { const o = owner(u); return o === undefined || !optional.includes(o); })) return [];
+  return optional.filter((s) => failed.some((u) => owner(u) === s));
+}
 
 /** apt's simulated installation from an empty root; its errors (an unknown package, a conflict) are the recipe's. */
 async function simulate(ctx: KindContext, env: Record<string, string>, args: readonly string[], what: string): Promise<SimulatedInstall[]> {

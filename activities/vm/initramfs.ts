@@ -11,7 +11,11 @@ import { gzipSync } from 'node:zlib';
 import { run } from './debian-mirror';
 
 /** Modules the runner needs; dependencies are added, built-ins skipped. */
-export const WANTED_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_rng', '9pnet_virtio', '9p'] as const;
+/**
+ * ext4: a foreign build root travels to the VM as an ext4 disk (activities/debian/sandbox.ts);
+ * ext4 asks the crypto API for crc32c at mount time, which no modprobe would load here.
+ */
+export const WANTED_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_rng', '9pnet_virtio', '9p', 'crc32c_generic', 'ext4'] as const;
 
 /** Mount tags the init and the runner agree on. */
 export const CTL_TAG = 'sborkactl';

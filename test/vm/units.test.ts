@@ -38,7 +38,7 @@ test('parsePackages keeps the newest stanza per name and this architecture only'
   expect(m.get('linux-image-amd64')).toMatchObject({ version: '6.1.176-1', filename: 'pool/b.deb', size: 11, sha256: sha('b') });
 });
 
-test('every architecture gets a kernel, an initramfs and the 9p modules with their dependencies', async () => {
+test('every architecture gets a kernel, an initramfs and the 9p and ext4 modules with their dependencies', async () => {
   for (const arch of ARCHES) {
     const k = await prepareVmKernel(arch, { stateDir });
     expect(fs.statSync(k.kernelPath).size).toBeGreaterThan(1 << 20);
@@ -46,6 +46,9 @@ test('every architecture gets a kernel, an initramfs and the 9p modules with the
     expect(k.modules).toEqual(expect.arrayContaining(['9p', '9pnet', '9pnet_virtio', 'netfs']));
     expect(k.modules.indexOf('9pnet')).toBeLessThan(k.modules.indexOf('9pnet_virtio'));
     expect(k.modules.indexOf('netfs')).toBeLessThan(k.modules.indexOf('9p'));
+    // ext4 for foreign build roots (a disk, not 9p), after what it needs at mount time.
+    expect(k.modules).toEqual(expect.arrayContaining(['ext4', 'jbd2', 'mbcache', 'crc32c_generic']));
+    expect(k.modules.indexOf('jbd2')).toBeLessThan(k.modules.indexOf('ext4'));
     const cpio = gunzipSync(fs.readFileSync(k.initrdPath)).toString('latin1');
     expect(cpio).toContain(INIT_SCRIPT);
     expect(cpio).toContain('lib/modules/9p.ko');

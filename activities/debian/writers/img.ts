@@ -34,7 +34,7 @@ export async function writeImg(w: WriterContext, src: RootSource, req: ImageRequ
   const hashSeed = derivedUuid(req.seed, 'root directory hash seed');
   const diskId = `0x${derivedUuid(req.seed, 'disk identifier').slice(0, 8)}`;
 
-  const kernel = src.kernel ?? (await findBootFile(root, 'vmlinuz-'));
+  const kernel = src.kernel ?? (await findBootFile(root, 'vmlinuz-')) ?? (await findBootFile(root, 'vmlinux-'));
   const initrd = src.initrd ?? (await findBootFile(root, 'initrd.img-'));
   const cmdline = `root=UUID=${rootUuid} ro console=${serial},115200n8`;
   await addRootMount(root, rootUuid, epoch);
