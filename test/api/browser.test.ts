@@ -98,8 +98,8 @@ test('a partner submits a variant, fixes its mistake, starts a build, watches it
   await page.waitForSelector('.gantt .bar.s-succeeded');
   await page.locator('#licenses', { hasText: 'No license report: the plan checks no licenses' }).waitFor();
 
-  const button = await page.waitForSelector('[data-download="sha256sums"]');
-  const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+  // A locator, not an element handle: the live view re-renders the list while we click.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-download="sha256sums"]').click()]);
   const saved = path.join(out, 'SHA256SUMS');
   await download.saveAs(saved);
   const buildId = decodeURIComponent(page.url().split('#/builds/')[1]!);
