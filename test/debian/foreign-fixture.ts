@@ -13,6 +13,7 @@ import { StepInput, type StepResult } from '../../activities/step-contract';
 import type { Config } from '../../service/config';
 import { loadConfig } from '../../service/config';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
+import { qemuUnder } from './image-fixture';
 
 /** The debs downloaded by every debian test (roots.test.ts uses the same directory). */
 export const DEB_CACHE = path.join(os.tmpdir(), 'sborka-debian-debs-cache');
@@ -95,19 +96,6 @@ export function dpkgStatus(r: StepResult): Map<string, string> {
     if (name && status) out.set(name, status);
   }
   return out;
-}
-
-/** Pids of live qemu processes whose argv mentions `dir`. */
-export function qemuUnder(dir: string): number[] {
-  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return cmd.startsWith('qemu-system') && cmd.includes(dir) && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-    } catch {
-      return false;
-    }
-  });
 }
 
 /**
