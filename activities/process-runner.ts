@@ -39,6 +39,21 @@ export interface ProcessOutcome {
 
 const MAX_LINE = 64 * 1024;
 
+/**
+ * The small, fixed environment a step's programs get (HOME and TMPDIR its work directory):
+ * nothing of the worker's (credentials, locale) leaks in.
+ */
+export function stepEnv(workDir: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: workDir,
+    TMPDIR: workDir,
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
+    TZ: 'UTC',
+  };
+}
+
 /** Runs the program to its end (or cancellation) and reports how it ended; never throws for the child's failure. */
 export async function runProcess(options: RunProcessOptions): Promise<ProcessOutcome> {
   const { argv, logPath, signal } = options;

@@ -12,7 +12,7 @@ import { defaultRegistry } from './kinds/core';
 import type { KindContext, KindExecutor, KindRegistry } from './kinds/registry';
 import { appendLedger, type LedgerEntry } from './ledger';
 import { reapAbandonedStaging, STAGING_ENV } from './orphans';
-import { runChecked } from './process-runner';
+import { runChecked, stepEnv } from './process-runner';
 import { CacheProbeInput, StepInput, StepProgress, StepResult, type CacheProbeHit, type CacheProbeResult } from './step-contract';
 import { appendLogLines, stepLogPath } from './step-log';
 import { StepStore, type StoreEntry } from './store';
@@ -113,7 +113,7 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
           runChecked({
             argv, logPath, attempt, logger, signal: ctx.cancellationSignal, killGraceMs: deps.killGraceMs,
             cwd: options.cwd ?? workDir,
-            env: { ...baseEnv(workDir), ...options.env, [STAGING_ENV]: stagingDir },
+            env: { ...stepEnv(workDir), ...options.env, [STAGING_ENV]: stagingDir },
             nonRetryableExitCodes: options.nonRetryableExitCodes,
             onSpawn: (pid) => {
               pids.push(pid);
@@ -122,10 +122,10 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
             onLine: options.onLine ?? ((line) => progress({ lastLine: line })),
           }),
       };
-      const { values } = await executor!.execute(kindCtx);
+      const { values, digests } = await executor!.execute(kindCtx);
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       progress({ phase: 'storing' });
-      const entry = await store.commit(staging, { key, kind: step.kind, values });
+      const entry = await store.commit(staging, { key, kind: step.kind, values, digests });
       staging = undefined;
       await ledger('succeeded', entry.key);
       return result(entry, false, logPath, started);
@@ -226,18 +226,6 @@ async function hostDigest(executor: KindExecutor, step: StepInput['step'], confi
     if (err instanceof ApplicationFailure) throw err;
     throw badInput(`step "${step.id}": cannot read its host inputs: ${(err as Error).message}`);
   }
-}
-
-/** Programs get a small, fixed environment: nothing of the worker's (credentials, locale) leaks in. */
-function baseEnv(workDir: string): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: workDir,
-    TMPDIR: workDir,
-    LANG: 'C.UTF-8',
-    LC_ALL: 'C.UTF-8',
-    TZ: 'UTC',
-  };
 }
 
 function result(entry: StoreEntry, cached: boolean, logPath: string, started: number): StepResult {

@@ -43,7 +43,9 @@ export function renderVariants(variants: VariantStatus[], now: number, width = 1
   const lines: string[] = [];
   for (const v of variants) {
     const done = v.steps.filter((s) => ['succeeded', 'cached', 'skipped'].includes(s.state)).length;
-    lines.push(`${v.variantId} [${v.arch}] ${v.state} ${done}/${v.steps.length} steps`);
+    // A variant that fell back to emulation says where its steps go now; its warning says why.
+    const where = v.emulated ? `${v.arch}, emulated on ${v.taskQueue}` : v.arch;
+    lines.push(`${v.variantId} [${where}] ${v.state} ${done}/${v.steps.length} steps`);
     for (const w of v.warnings) lines.push(`  ! ${w}`);
     const idWidth = Math.max(...v.steps.map((s) => s.id.length));
     for (const s of v.steps) {

@@ -31,3 +31,16 @@ export function debianArch(arch: Arch): string | undefined {
 export function taskQueueFor(arch: Arch): string {
   return arch.startsWith('e2k') ? 'build-e2k' : `build-${arch}`;
 }
+
+/** e2k has no qemu-user: its steps go only to e2k hosts that declare it. */
+export function canBeEmulated(arch: Arch): boolean {
+  return !arch.startsWith('e2k');
+}
+
+/**
+ * The task queue of hosts that build an arch under qemu-user (SBORKA_ALT_EMULATE). A queue
+ * of its own, so a variant reaches it only after no native worker took a step in time.
+ */
+export function emulatedTaskQueueFor(arch: Arch): string {
+  return `${taskQueueFor(arch)}-emulated`;
+}

@@ -6,7 +6,7 @@ import { posix } from 'node:path';
 import { checkRegistryReference, isValidTag } from '../publish/oci';
 import { checkFilesTemplate } from '../publish/template';
 import { argText, flatArgs } from './ast';
-import { archSpellings, canonicalArch, TOOLCHAINS, type ToolchainName } from './arches';
+import { archSpellings, canBeEmulated, canonicalArch, TOOLCHAINS, type ToolchainName } from './arches';
 import { sha256Hex } from './cache-key';
 import { collectDeclarations, type Decl, type Declarations } from './declarations';
 import { type Diagnostic, DiagnosticSink, sortDiagnostics } from './diagnostics';
@@ -156,6 +156,7 @@ function resolveProduct(decl: Decl, resolver: Resolver, policies: Map<string, Li
     const perArch = resolver.draft(decl, a.written);
     if (!perArch) continue;
     checkDraft(decl, perArch, toolchain, true, sink);
+    checkEmulation(decl, perArch, toolchain, arch, sink);
     const kernels = perArch.kernels?.length ? perArch.kernels.map((k) => k.value) : [undefined];
     for (const kernel of kernels) {
       const v = finish(decl, perArch, toolchain, arch, kernel, policies, rootDir);
@@ -202,6 +203,30 @@ function checkDraft(decl: Decl, d: Draft, toolchain: ToolchainName, buildable: b
   if (d.publish.some((p) => p.value.target === 'registry') && !d.outputs.has('oci')) {
     const p = d.publish.find((x) => x.value.target === 'registry');
     if (p) sink.error('registry-needs-oci', 'publishing to a registry needs an `oci` output', p.span, 'add `output oci`');
+  }
+}
+
+/**
+ * `emulate after` sends steps to alt hosts that emulate the arch under qemu-user. The debian
+ * toolchain needs no such host (it emulates in a VM wherever it runs), and e2k has no qemu-user.
+ */
+function checkEmulation(decl: Decl, d: Draft, toolchain: ToolchainName, arch: ResolvedVariant['arch'], sink: DiagnosticSink): void {
+  const at = d.emulateAfter;
+  if (!at) return;
+  if (toolchain !== 'alt') {
+    sink.error(
+      'emulate-needs-alt',
+      `\`emulate after\` is for the alt toolchain; \`${decl.name}\` builds with ${toolchain}, which runs foreign architectures in a qemu VM on any host`,
+      at.span,
+      'remove it: a debian build never waits for a native worker',
+    );
+  } else if (!canBeEmulated(arch)) {
+    sink.error(
+      'cannot-emulate-e2k',
+      `\`${arch}\` cannot be emulated: e2k steps build only on e2k hosts that declare it`,
+      at.span,
+      'e2k builds only on e2k hosts: set `emulate after` only in `on ARCH { ... }` blocks of the other arches',
+    );
   }
 }
 
@@ -282,5 +307,6 @@ function finish(
     publish: d.publish.map((p) => p.value),
     ...(d.schedule ? { schedule: d.schedule.value } : {}),
     owner: d.owner?.value ?? { kind: 'community' },
+    ...(d.emulateAfter ? { emulateAfterMs: d.emulateAfter.value } : {}),
   };
 }

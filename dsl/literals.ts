@@ -17,12 +17,22 @@ export function parseDuration(text: string): number | undefined {
   return Number(m[1]) * (DURATION_UNITS[m[2] as string] as number);
 }
 
+/** `ms` as a duration literal in its largest exact unit (1800000 → `30m`); the inverse of parseDuration. */
+export function durationLiteral(ms: number): string {
+  const units = Object.entries(DURATION_UNITS).sort((a, b) => b[1] - a[1]);
+  const [unit, size] = units.find(([, n]) => ms > 0 && ms % n === 0) ?? ['ms', 1];
+  return `${ms / size}${unit}`;
+}
+
 export const LIMITS = {
   /** A disk image smaller than this cannot hold a bootable system. */
   minImageBytes: 64 * 1024 ** 2,
   maxImageBytes: 16 * 1024 ** 4,
   minTestTimeoutMs: 1000,
   maxTestTimeoutMs: 24 * 3_600_000,
+  /** How long `emulate after` may leave steps to native workers. */
+  minEmulateAfterMs: 1000,
+  maxEmulateAfterMs: 24 * 3_600_000,
 } as const;
 
 /** `2026-12-31`: YYYY-MM-DD naming a day that exists (Date.parse takes 2025-02-30 as March 2nd). */

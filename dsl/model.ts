@@ -130,6 +130,8 @@ export const ResolvedVariant = z.object({
   publish: z.array(PublishTarget),
   schedule: Schedule.optional(),
   owner: Owner,
+  /** `emulate after`: how long steps wait for a native worker before an emulating one may take them. */
+  emulateAfterMs: z.number().int().positive().optional(),
 });
 
 export type Repo = z.infer<typeof Repo>;

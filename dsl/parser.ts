@@ -95,6 +95,7 @@ export class RecipeParser extends CstParser {
       { ALT: () => { this.CONSUME(K.output); this.consume(7, Name); this.option(3, () => this.SUBRULE(this.outputBody)); } },
       { ALT: () => { this.CONSUME(K.on); this.subrule(3, this.nameList); this.subrule(4, this.productBody); } },
       { ALT: () => { this.CONSUME(K.license); this.CONSUME(K.policy); this.consume(8, Name); } },
+      { ALT: () => { this.CONSUME(K.emulate); this.CONSUME(K.after); this.CONSUME(Duration); } },
       { ALT: () => {
         this.CONSUME(K.test);
         this.OR3([

@@ -1,6 +1,7 @@
 // The BuildPlan: the only thing the engine accepts. Plain JSON, versioned, produced by the
 // planner (dsl/planner.ts) or written by hand for small demo plans.
 import { z } from 'zod';
+import { canBeEmulated } from './arches';
 import { STEP_PARAMS, StepKind } from './step-params';
 // Shared with the product model and step params; they live apart to keep imports acyclic.
 import { Arch, ArtifactRef, Name, Owner, Schedule } from './plan-schemas';
@@ -54,6 +55,18 @@ type StepUnionMember = z.ZodObject<typeof StepCommon.shape & { kind: z.ZodLitera
 
 export const Artifact = ArtifactRef;
 
+const TaskQueue = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/);
+
+/**
+ * A variant that may fall back to emulation: each step waits up to `afterMs` for a native
+ * worker on the variant's queue; once one does not, this and every later step go to
+ * `taskQueue` (build-<arch>-emulated, served by hosts that emulate the arch).
+ */
+export const Emulation = z.object({
+  taskQueue: TaskQueue,
+  afterMs: Millis,
+});
+
 export const Variant = z.object({
   id: Name,
   product: Name,
@@ -61,7 +74,8 @@ export const Variant = z.object({
   variantOf: Name.optional(),
   arch: Arch,
   flavour: Name.default('default'),
-  taskQueue: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/),
+  taskQueue: TaskQueue,
+  emulation: Emulation.optional(),
   steps: z.array(Step).min(1),
   artifacts: z.array(Artifact).default([]),
 });
@@ -96,6 +110,7 @@ export const BuildPlan = z.object({
 export type BuildPlan = z.infer<typeof BuildPlan>;
 export type PlanInput = z.input<typeof BuildPlan>;
 export type Variant = z.infer<typeof Variant>;
+export type Emulation = z.infer<typeof Emulation>;
 export type Step = z.infer<typeof Step>;
 export type Artifact = z.infer<typeof Artifact>;
 export type RetryPolicy = z.infer<typeof RetryPolicy>;
@@ -160,6 +175,8 @@ function structuralProblems(plan: BuildPlan): string[] {
     v.artifacts.forEach((a, ai) => {
       if (!ids.has(a.step)) problems.push(`${at}.artifacts[${ai}].step: unknown step "${a.step}"`);
     });
+    if (v.emulation && !canBeEmulated(v.arch)) problems.push(`${at}.emulation: ${v.arch} cannot be emulated; its steps go only to hosts that build it natively`);
+    if (v.emulation?.taskQueue === v.taskQueue) problems.push(`${at}.emulation.taskQueue: must differ from the variant's own queue "${v.taskQueue}", or no native worker would ever come first`);
   });
   return problems;
 }

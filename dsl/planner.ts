@@ -1,9 +1,10 @@
 // Resolved products → BuildPlan: one plan variant per arch × kernel flavour, each a step
 // DAG resolve → prepare-root → configure → build (per output) → verify-licenses → tests →
 // publish. Pure and deterministic: the same recipes give a byte-identical plan.
-import { taskQueueFor } from './arches';
+import { emulatedTaskQueueFor, taskQueueFor } from './arches';
 import { canonicalJson, stepCacheKey } from './cache-key';
 import type { Compilation } from './compile';
+import { durationLiteral } from './literals';
 import type { Output, ResolvedVariant, Test } from './model';
 import type { BuildPlan, Artifact, RetryPolicy, Step } from './plan';
 import type { StepKind, StepParams } from './step-params';
@@ -218,6 +219,7 @@ function planVariant(v: ResolvedVariant, recipeDigest: string): BuildPlan['varia
     arch: v.arch,
     flavour: v.flavour,
     taskQueue: taskQueueFor(v.arch),
+    ...(v.emulateAfterMs !== undefined ? { emulation: { taskQueue: emulatedTaskQueueFor(v.arch), afterMs: v.emulateAfterMs } } : {}),
     steps,
     artifacts,
   };
@@ -284,7 +286,8 @@ export function planText(plan: BuildPlan): string {
   const keys = planCacheKeys(plan);
   const out = [`${plan.product}${plan.title ? ` — ${plan.title}` : ''} (toolchain ${plan.toolchain.name} ${plan.toolchain.version})`];
   for (const v of plan.variants) {
-    out.push('', `${v.id}  [${v.taskQueue}]`);
+    const fallback = v.emulation ? `, then ${v.emulation.taskQueue} after ${durationLiteral(v.emulation.afterMs)}` : '';
+    out.push('', `${v.id}  [${v.taskQueue}${fallback}]`);
     for (const s of v.steps) {
       const needs = s.needs.length ? ` ← ${s.needs.join(', ')}` : '';
       out.push(`  ${s.id.padEnd(18)} ${(keys[v.id]?.[s.id] ?? '').slice(0, 16)}${s.cacheable ? '' : ' (not cached)'}${needs}`);

@@ -61,6 +61,8 @@ export interface Draft {
   publish: (At<PublishTarget> & { pathSpan: Span })[];
   schedule?: At<{ cron: string; timezone: string }>;
   owner?: At<{ kind: 'community' } | { kind: 'maintainer'; team: string } | { kind: 'partner'; name: string }>;
+  /** `emulate after`: milliseconds a step waits for a native worker before it goes to an emulating one. */
+  emulateAfter?: At<number>;
   /** `on` blocks met so far and not yet applied. */
   pendingOn: { arches: Arg[]; body: Stmt[] }[];
 }
@@ -110,7 +112,7 @@ export function cloneDraft(d: Draft): Draft {
 type Scope = 'product' | 'on';
 
 /** Keywords that may appear once per block and whose value a later layer overrides. */
-const SCALARS = new Set(['title', 'version', 'branch', 'toolchain', 'kernel', 'profile', 'license', 'schedule', 'owner']);
+const SCALARS = new Set(['title', 'version', 'branch', 'toolchain', 'kernel', 'profile', 'license', 'schedule', 'owner', 'emulate']);
 const NOT_IN_ON = new Set(['toolchain', 'arch', 'on', 'owner', 'schedule', 'title', 'version']);
 
 export class Resolver {
@@ -343,6 +345,17 @@ export class Resolver {
         const tz = tzArg?.kind === 'string' ? tzArg.value : 'UTC';
         const badTz = tzArg ? this.problem('invalid-timezone', checkTimezone(tz), tzArg.span) : false;
         if (!bad && !badTz) d.schedule = { value: { cron: cronArg.value.trim(), timezone: tz }, span: s.span };
+        return;
+      }
+      case 'emulate': {
+        // The toolchain and the arch are known only per variant: compile.ts checks those.
+        const t = s.args[1];
+        if (t?.kind !== 'duration') return;
+        if (t.value < LIMITS.minEmulateAfterMs || t.value > LIMITS.maxEmulateAfterMs) {
+          this.err('duration-out-of-range', `emulate after ${t.text} is out of range (1s to 24h)`, t.span);
+          return;
+        }
+        d.emulateAfter = { value: t.value, span: s.span };
         return;
       }
       case 'owner': {

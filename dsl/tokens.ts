@@ -97,6 +97,8 @@ export const K = {
   until: kw('until'),
   sources: kw('sources'),
   keep: kw('keep'),
+  emulate: kw('emulate'),
+  after: kw('after'),
 } as const;
 
 /** Every token type the parser knows; keywords and numbers are Names the lexer retypes. */

@@ -3,8 +3,10 @@
 // and watches the queues, so a variant whose queue has no worker says so in the status
 // instead of looking stuck. A plan that publishes has its targets checked first (publishing
 // preflight): a bad target fails the build before any variant starts. While a variant waits
-// for an operator the build's SborkaState is 'waiting'. Patching rules: see the header of
-// build-variant.ts.
+// for an operator the build's SborkaState is 'waiting'. A variant that may fall back to
+// emulation runs its BuildVariant here, on the control queue: no native worker may ever
+// come to start it, and its steps choose their queue themselves. Patching rules: see the
+// header of build-variant.ts.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -22,16 +24,17 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Variant } from '../dsl/plan';
+import type { Emulation, Variant } from '../dsl/plan';
 import type { createQueueWatchActivities } from '../activities/queue-watch';
 import type { PublishActivities } from '../activities/publish/preflight';
 import { productStatusQuery, variantProgressSignal } from './api';
 import { BuildVariant } from './build-variant';
 import type { BuildProductInput, BuildProductResult, BuildVariantResult, VariantOutcome } from './contract';
 import { countByState } from './dag';
+import { EMULATION_PATCH } from './emulation';
 import { formatDuration } from './format';
 import { identityAttributes, ownerLabel, stateAttribute } from './search-values';
-import type { ProductState, ProductStatus, VariantState, VariantSummary } from './status';
+import type { Emulated, ProductState, ProductStatus, VariantState, VariantSummary } from './status';
 
 type QueueWatch = ReturnType<typeof createQueueWatchActivities>;
 
@@ -76,6 +79,9 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
   );
   /** The queue watcher's warning per task queue, shown on every unfinished variant of it. */
   const queueWarnings = new Map<string, string>();
+  const variantOf = (id: string): Variant | undefined => plan.variants.find((v) => v.id === id);
+  /** patched() only for variants that may fall back to emulation: nothing changes for the others. */
+  const mayFallBack = (v: Variant): v is Variant & { emulation: Emulation } => v.emulation !== undefined && patched(EMULATION_PATCH);
   const summary = (id: string): VariantSummary => {
     const s = summaries.get(id);
     if (!s) throw new Error(`unknown variant ${id}`);
@@ -104,9 +110,10 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
     const s = summaries.get(p.variantId);
     // A result that already arrived is final; a late signal must not undo it.
     if (!s || FINISHED.includes(s.state)) return;
-    Object.assign(s, { state: p.state, steps: p.steps, warnings: p.warnings, error: p.error });
-    // The variant ran, so its queue has a worker: drop the warning now rather than at the next poll.
-    queueWarnings.delete(s.taskQueue);
+    Object.assign(s, { state: p.state, steps: p.steps, warnings: p.warnings, error: p.error, ...fallenBack(p) });
+    // The variant ran on its queue, so that has a worker: drop the warning now rather than at
+    // the next poll. (A variant that may fall back runs here: its news says nothing of its queue.)
+    if (!variantOf(p.variantId)?.emulation) queueWarnings.delete(s.taskQueue);
     showWaiting();
   });
 
@@ -166,7 +173,7 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
     try {
       const child = await race(startChild(BuildVariant, {
         workflowId,
-        taskQueue: variant.taskQueue,
+        taskQueue: mayFallBack(variant) ? workflowInfo().taskQueue : variant.taskQueue,
         args: [{ buildId, plan, variantId: variant.id }],
         typedSearchAttributes: [...identityAttributes(plan, [variant]), stateAttribute('pending')],
         // A child on a queue without workers can never confirm its cancellation, so the
@@ -176,7 +183,7 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       }));
       const result = await race(child.result());
-      Object.assign(s, { state: 'succeeded', steps: stepCounts(result), error: undefined, warnings: [] });
+      Object.assign(s, { state: 'succeeded', steps: stepCounts(result), error: undefined, warnings: [], ...fallenBack(result.status) });
       return { variantId: variant.id, workflowId, state: 'succeeded', result };
     } catch (err) {
       if (isCancellation(err)) {
@@ -184,7 +191,7 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
         return { variantId: variant.id, workflowId, state: 'cancelled', error: 'cancelled' };
       }
       const { message, result } = variantFailure(err);
-      Object.assign(s, { state: 'failed', steps: result ? stepCounts(result) : s.steps, error: message, warnings: [] });
+      Object.assign(s, { state: 'failed', steps: result ? stepCounts(result) : s.steps, error: message, warnings: [], ...fallenBack(result?.status) });
       return { variantId: variant.id, workflowId, state: 'failed', error: message, result };
     } finally {
       showWaiting();
@@ -192,9 +199,12 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
   };
   const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, cancelled]);
 
-  const watchers = [...new Set(plan.variants.map((v) => v.taskQueue))].map((queue) =>
-    watchQueue(queue, plan.policy.noWorkerWarningMs, [...summaries.values()].filter((s) => s.taskQueue === queue), queueWarnings),
-  );
+  // Each queue a variant's steps may go to, with the variants that may use it.
+  const watched = new Map<string, VariantSummary[]>();
+  for (const v of plan.variants) {
+    for (const queue of mayFallBack(v) ? [v.taskQueue, v.emulation.taskQueue] : [v.taskQueue]) watched.set(queue, [...(watched.get(queue) ?? []), summary(v.id)]);
+  }
+  const watchers = [...watched].map(([queue, variants]) => watchQueue(queue, plan.policy.noWorkerWarningMs, variants, queueWarnings));
   const outcomes = await Promise.all(plan.variants.map(runVariant));
   await Promise.all(watchers);
 
@@ -246,6 +256,11 @@ async function watchQueue(
     await CancellationScope.nonCancellable(() => condition(allFinished)).catch(() => undefined);
   }
   warnings.delete(queue);
+}
+
+/** The queue and the fallback of a variant that has fallen back to emulation (from its progress or final status); nothing otherwise. */
+function fallenBack(news: { taskQueue?: string; emulated?: Emulated } | undefined): Partial<Pick<VariantSummary, 'taskQueue' | 'emulated'>> {
+  return news?.emulated && news.taskQueue !== undefined ? { taskQueue: news.taskQueue, emulated: news.emulated } : {};
 }
 
 /** The final step counts: the last progress signal may predate the last steps' ends. */

@@ -3,7 +3,9 @@
 // step that still fails after its retries waits for an operator (updates retry/skip/abort);
 // a non-retryable failure fails the variant at once. A step whose result carries the
 // license verdict 'review' waits for an operator too (approve/abort): the verdict is cached
-// with the step, the approval lives only in this run. The `status` query shows it all.
+// with the step, the approval lives only in this run. A variant that may fall back to
+// emulation moves its activities to the emulated queue once no native worker took one in
+// time (emulation.ts). The `status` query shows it all.
 //
 // Changing this workflow: running builds replay their history against new code, so any
 // change in the commands it issues (another activity, different options, a new timer)
@@ -41,6 +43,7 @@ import type {
   VariantProgress,
 } from './contract';
 import { countByState, readySteps, variantOutcome } from './dag';
+import { EMULATION_PATCH, notStartedInTime, StepQueue } from './emulation';
 import { formatDuration } from './format';
 import { identityAttributes, stateAttribute } from './search-values';
 import type { OperatorWait, StepError, StepState, StepStatus, VariantState, VariantStatus } from './status';
@@ -50,6 +53,8 @@ type Decision = OperatorReply['action'];
 type Approval = NonNullable<StepStatus['approval']>;
 /** What an operator wait asks: the actions it allows and, for a review, why and where to read. */
 type WaitAsk = Pick<OperatorWait, 'actions' | 'reason' | 'report'>;
+/** Where an activity goes, and how long it may wait there for a worker. */
+type Placement = { taskQueue: string; scheduleToStartTimeout?: number };
 
 /** Marks runs that turn a 'review' verdict into an operator wait; runs before it just went on. */
 const REVIEW_PATCH = 'variant-license-review';
@@ -87,12 +92,16 @@ class VariantRun {
   private cancelling = false;
   /** Bumped on every change; the main loop wakes on it. */
   private version = 0;
+  /** Where activities go: the variant's queue, or its emulated one after a fallback. */
+  private readonly queue: StepQueue;
 
   constructor(
     private readonly buildId: string,
     private readonly plan: BuildPlan,
     private readonly variant: Variant,
   ) {
+    // patched() only for variants that may fall back: nothing changes for the others.
+    this.queue = new StepQueue(variant.taskQueue, variant.emulation && patched(EMULATION_PATCH) ? variant.emulation : undefined);
     for (const s of variant.steps) {
       this.steps.set(s.id, { id: s.id, kind: s.kind, title: s.title, state: 'pending', attempt: 0, skippable: s.skippable });
     }
@@ -261,6 +270,27 @@ class VariantRun {
     }
   }
 
+  /**
+   * Starts an activity on the queue in use. While a fallback to emulation is still ahead it
+   * may wait there only so long; if no native worker takes it, the variant switches to the
+   * emulated queue for good and the activity starts there at once: no attempt of the step
+   * is spent and no operator is asked.
+   */
+  private async onQueue<T>(what: string, start: (placement: Placement) => Promise<T>): Promise<T> {
+    const within = this.queue.startWithinMs;
+    try {
+      return await start({ taskQueue: this.queue.current, ...(within === undefined ? {} : { scheduleToStartTimeout: within }) });
+    } catch (err) {
+      if (within === undefined || !notStartedInTime(err)) throw err;
+      if (this.queue.fallBack(what, now())) {
+        this.touch();
+        // The state stays 'running', so tell the parent here.
+        this.notifyParent();
+      }
+      return start({ taskQueue: this.queue.current });
+    }
+  }
+
   private runActivity(step: Step, activityId: string): Promise<StepResult> {
     // A skipped need produced nothing: the step runs as if it did not need it, so the
     // activity sees needs and inputs that agree and the cache key covers what was used.
@@ -270,28 +300,30 @@ class VariantRun {
       const key = this.keys.get(need);
       if (key !== undefined) inputs[need] = key;
     }
-    const { runStep } = proxyActivities<StepActivities>({
-      activityId,
-      taskQueue: this.variant.taskQueue,
-      startToCloseTimeout: step.timeouts.startToCloseMs,
-      heartbeatTimeout: step.timeouts.heartbeatMs,
-      retry: {
-        maximumAttempts: step.retry.maximumAttempts,
-        initialInterval: step.retry.initialIntervalMs,
-        backoffCoefficient: step.retry.backoffCoefficient,
-        maximumInterval: step.retry.maximumIntervalMs,
-        nonRetryableErrorTypes: [...NON_RETRYABLE],
-      },
-      // Wait for the activity to kill its processes before the step counts as cancelled.
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      summary: `${step.kind} ${step.id}`,
-    });
-    return runStep({
-      buildId: this.buildId,
-      variantId: this.variant.id,
-      toolchain: this.plan.toolchain,
-      step: needs.length === step.needs.length ? step : { ...step, needs },
-      inputs,
+    return this.onQueue(`step ${step.id}`, (placement) => {
+      const { runStep } = proxyActivities<StepActivities>({
+        activityId,
+        ...placement,
+        startToCloseTimeout: step.timeouts.startToCloseMs,
+        heartbeatTimeout: step.timeouts.heartbeatMs,
+        retry: {
+          maximumAttempts: step.retry.maximumAttempts,
+          initialInterval: step.retry.initialIntervalMs,
+          backoffCoefficient: step.retry.backoffCoefficient,
+          maximumInterval: step.retry.maximumIntervalMs,
+          nonRetryableErrorTypes: [...NON_RETRYABLE],
+        },
+        // Wait for the activity to kill its processes before the step counts as cancelled.
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        summary: `${step.kind} ${step.id}`,
+      });
+      return runStep({
+        buildId: this.buildId,
+        variantId: this.variant.id,
+        toolchain: this.plan.toolchain,
+        step: needs.length === step.needs.length ? step : { ...step, needs },
+        inputs,
+      });
     });
   }
 
@@ -301,18 +333,19 @@ class VariantRun {
    * should the probe fail, each step looks itself up as before.
    */
   private async probeCache(): Promise<void> {
-    const { probeCache } = proxyActivities<StepActivities>({
-      activityId: 'cache-probe',
-      taskQueue: this.variant.taskQueue,
-      startToCloseTimeout: '10m',
-      retry: { maximumAttempts: 2, initialInterval: '1s', nonRetryableErrorTypes: [...NON_RETRYABLE] },
-      summary: 'cache probe',
-    });
+    const probe = (placement: Placement) => {
+      const { probeCache } = proxyActivities<StepActivities>({
+        activityId: 'cache-probe',
+        ...placement,
+        startToCloseTimeout: '10m',
+        retry: { maximumAttempts: 2, initialInterval: '1s', nonRetryableErrorTypes: [...NON_RETRYABLE] },
+        summary: 'cache probe',
+      });
+      return probeCache({ buildId: this.buildId, variantId: this.variant.id, toolchain: this.plan.toolchain, steps: this.variant.steps });
+    };
     let hits: CacheProbeHit[];
     try {
-      ({ hits } = await this.activities.run(() =>
-        probeCache({ buildId: this.buildId, variantId: this.variant.id, toolchain: this.plan.toolchain, steps: this.variant.steps }),
-      ));
+      ({ hits } = await this.activities.run(() => this.onQueue('the cache probe', probe)));
     } catch (err) {
       if (isCancellation(err)) throw err;
       return;
@@ -440,6 +473,8 @@ class VariantRun {
       steps: countByState(this.variant.steps, this.stateMap()),
       warnings: this.warnings(),
       error: this.fatal,
+      // Only once switched: progress of other runs stays as it was.
+      ...(this.queue.emulated ? { taskQueue: this.queue.current, emulated: this.queue.emulated } : {}),
     };
     // Best effort: a parent that has already closed needs no news. Not cancellable, so a
     // cancelled variant still reports its end.
@@ -449,11 +484,13 @@ class VariantRun {
   }
 
   private warnings(): string[] {
-    return [...this.waits.values()].map((w) =>
+    const emulated = this.queue.warning();
+    const waits = [...this.waits.values()].map((w) =>
       w.actions.includes('approve')
         ? `step ${w.step} waits for an operator's license review (${w.actions.join('/')}) until ${w.deadline}${w.report ? `: ${w.report}` : ''}`
         : `step ${w.step} failed and waits for an operator (${w.actions.join('/')}) until ${w.deadline}`,
     );
+    return emulated === undefined ? waits : [emulated, ...waits];
   }
 
   private stepStatus(id: string): StepStatus {
@@ -472,7 +509,8 @@ class VariantRun {
       variantId: this.variant.id,
       product: this.plan.product,
       arch: this.variant.arch,
-      taskQueue: this.variant.taskQueue,
+      taskQueue: this.queue.current,
+      ...(this.queue.emulated ? { emulated: this.queue.emulated } : {}),
       state: this.state,
       startedAt: this.startedAt,
       endedAt: this.endedAt,

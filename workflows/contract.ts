@@ -3,7 +3,7 @@
 // the process boundary; workflow code imports only their types.
 import { z } from 'zod';
 import { BuildPlan, Artifact } from '../dsl/plan';
-import { ProductStatus, StepState, VariantState, VariantStatus } from './status';
+import { Emulated, ProductStatus, StepState, VariantState, VariantStatus } from './status';
 
 export const BuildVariantInput = z.object({
   buildId: z.string().min(1),
@@ -82,6 +82,9 @@ export const VariantProgress = z.object({
   steps: z.partialRecord(StepState, z.number().int().min(0)),
   warnings: z.array(z.string()),
   error: z.string().optional(),
+  /** Sent once the variant has fallen back to emulation: the queue it uses now, and why. */
+  taskQueue: z.string().optional(),
+  emulated: Emulated.optional(),
 });
 
 export type BuildVariantInput = z.infer<typeof BuildVariantInput>;

@@ -64,12 +64,20 @@ export const OperatorWait = z.object({
   report: z.string().optional(),
 });
 
+/** A variant that fell back to emulation: since when, and why (what no native worker took in time). */
+export const Emulated = z.object({
+  since: IsoTime,
+  reason: z.string(),
+});
+
 export const VariantStatus = z.object({
   buildId: z.string(),
   variantId: z.string(),
   product: z.string(),
   arch: z.string(),
+  /** The queue its steps go to now: the plan's, or its emulated one after a fallback. */
   taskQueue: z.string(),
+  emulated: Emulated.optional(),
   state: VariantState,
   startedAt: IsoTime,
   endedAt: IsoTime.optional(),
@@ -84,7 +92,9 @@ export const VariantSummary = z.object({
   workflowId: z.string(),
   arch: z.string(),
   flavour: z.string(),
+  /** The queue its steps go to now (see VariantStatus). */
   taskQueue: z.string(),
+  emulated: Emulated.optional(),
   state: VariantState,
   /** Steps by state, as last reported by the variant itself. */
   steps: z.partialRecord(StepState, z.number().int().min(0)),
@@ -113,6 +123,7 @@ export type StepError = z.infer<typeof StepError>;
 export type StepStatus = z.infer<typeof StepStatus>;
 export type VariantState = z.infer<typeof VariantState>;
 export type OperatorWait = z.infer<typeof OperatorWait>;
+export type Emulated = z.infer<typeof Emulated>;
 export type VariantStatus = z.infer<typeof VariantStatus>;
 export type VariantSummary = z.infer<typeof VariantSummary>;
 export type ProductState = z.infer<typeof ProductState>;

@@ -6,6 +6,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { canBeEmulated } from '../../dsl/arches';
 import { Arch } from '../../dsl/plan-schemas';
 
 type Arch = z.infer<typeof Arch>;
@@ -26,7 +27,10 @@ export const AltHost = z.object({
   numbers: z.array(z.number().int().min(1)).default([]),
   /** Arches this host builds natively (e2k only when declared). */
   arches: z.array(Arch).min(1),
-  /** Arches it may build under qemu-user (`hsh --with-qemu`) when no native worker takes them. */
+  /**
+   * Arches it may build under qemu-user (`hsh --with-qemu`): it serves their
+   * build-<arch>-emulated queues, which get the steps no native worker took in time.
+   */
   emulate: z.array(Arch).default([]),
   /** Whether hasher roots get /dev/kvm: on, off, or on when the host has /dev/kvm. */
   kvm: z.enum(['auto', 'yes', 'no']).default('auto'),
@@ -73,7 +77,7 @@ export function loadAltHost(env: NodeJS.ProcessEnv = process.env): AltHost {
 /** How a step's arch is served here: natively, under qemu-user, or not at all (the message says why). */
 export function archMode(host: AltHost, arch: Arch): { mode: 'native' } | { mode: 'emulated'; qemu: string } | { mode: 'refused'; why: string } {
   if (host.arches.includes(arch)) return { mode: 'native' };
-  if (arch.startsWith('e2k')) return { mode: 'refused', why: `${arch} builds only on e2k hosts that declare it (SBORKA_ALT_ARCHES); it cannot be emulated` };
+  if (!canBeEmulated(arch)) return { mode: 'refused', why: `${arch} builds only on e2k hosts that declare it (SBORKA_ALT_ARCHES); it cannot be emulated` };
   if (host.emulate.includes(arch)) return { mode: 'emulated', qemu: arch === 'armh' ? 'arm' : arch };
   return { mode: 'refused', why: `this worker builds ${host.arches.join(', ')} natively and emulates ${host.emulate.join(', ') || 'nothing'}; ${arch} needs a native worker or SBORKA_ALT_EMULATE=${arch}` };
 }

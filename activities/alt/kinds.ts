@@ -1,5 +1,6 @@
 // The alt toolchain's step kinds: hasher roots for resolve and prepare-root, settings as
-// an mkimage-profiles fragment for configure, mkimage-profiles for build, vm-run for tests.
+// an mkimage-profiles fragment for configure, mkimage-profiles for build, vm-run for `run`
+// tests and a direct qemu boot of the image for `boot` tests (boot.ts).
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -15,6 +16,7 @@ import { acquireSlot, archMode, checkPriv, kvmAvailable, writeStepFiles, type Al
 import { mkimageTarget, parseImageError, parseImageLine, profileFragment, reportsDirName, MAKE_WORD, type FragmentParts } from './image-line';
 import { formatRpmQa, lockDrift, parseListRpms, parseRpmQa, rpmFileName, RPM_QUERY_FORMAT, type Lock, type RpmPackage } from './rpm-list';
 import { runTool } from './tools';
+import { runAltBootTest } from './boot';
 import { FEATURE_DIR, FEATURE_NAME, FEATURE_TARGET, writeFeature } from './feature';
 import { digestTree } from '../host-digest';
 
@@ -410,11 +412,13 @@ function withNote(err: unknown, note: string): unknown {
 /**
  * `run` tests in a root with the locked packages: under vm-run (a real kernel) where
  * vm-run serves the arch, directly through hsh-run on native riscv64 and e2k hosts,
- * where rpm-build-vm-run is a stub that would run nothing and exit 0.
+ * where rpm-build-vm-run is a stub that would run nothing and exit 0. `boot` tests boot
+ * the built image itself on the host (boot.ts), no hasher root involved.
  */
 export function testKind(host: HostSource): KindExecutor {
   return defineKind('test', async (ctx, params) => {
     const t = params.test;
+    if (t.type === 'boot') return runAltBootTest(ctx, host(), params.arch, t);
     if (t.type !== 'run') {
       throw badInput(`step "${ctx.step.id}": ${t.type} tests are not implemented on the alt toolchain yet`);
     }

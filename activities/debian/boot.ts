@@ -8,19 +8,16 @@
 // marker on the console says it is done. The built image itself is never changed, and no
 // login (root's password is locked in our recipes) or console scraping is involved.
 import { randomBytes } from 'node:crypto';
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { Test } from '../../dsl/model';
 import type { Arch } from '../../dsl/plan';
 import { badInput, stepFailed } from '../failures';
 import type { KindContext, KindResult } from '../kinds/registry';
-import { STAGING_ENV } from '../orphans';
-import { runProcess, type ProcessOutcome } from '../process-runner';
-import { appendLogLines } from '../step-log';
 import type { StoreEntry } from '../store';
-import { toolEnv, writerContext, type WriterContext } from './writers';
+import { bootDiskArgv, bootUntil, expectOnConsole, keepConsole, qemuBootArgv, qemuPath, testFailed } from '../vm/boot-console';
+import { writerContext, type WriterContext } from './writers';
 
 type BootTest = Extract<Test, { type: 'boot' }>;
 type RunTest = Extract<Test, { type: 'run' }>;
@@ -38,13 +35,6 @@ export const BootableImageValues = z.looseObject({
 });
 type BootableImage = z.infer<typeof BootableImageValues> & { step: string; path: string };
 
-const QEMU: Partial<Record<Arch, { binary: string; machine: string[] }>> = {
-  x86_64: { binary: 'qemu-system-x86_64', machine: ['-machine', 'pc', '-cpu', 'qemu64'] },
-  aarch64: { binary: 'qemu-system-aarch64', machine: ['-machine', 'virt', '-cpu', 'cortex-a57'] },
-  riscv64: { binary: 'qemu-system-riscv64', machine: ['-machine', 'virt', '-bios', 'default'] },
-};
-
-const CONSOLE_TAIL_LINES = 40;
 const MAX_COMMAND_OUTPUT = 1024 * 1024;
 
 /** Boots the image and waits for test.expect on the console. */
@@ -53,11 +43,7 @@ export async function runBootTest(ctx: KindContext, arch: Arch, test: BootTest):
   const w = writerContext(ctx);
   const consoleLog = path.join(ctx.workDir, 'console.log');
   const argv = await qemuArgv(w, arch, image, image.path, consoleLog, []);
-  const run = await bootUntil(ctx, argv, consoleLog, test.timeoutMs, (text) => text.includes(test.expect));
-  const result = { type: 'boot', passed: run.matched, expect: test.expect, arch, image: { step: image.step, sha256: image.sha256 }, elapsedMs: run.elapsedMs, qemu: argv };
-  await keepConsole(ctx, run.console);
-  if (!run.matched) throw testFailed(`boot test: "${test.expect}" did not appear on the console ${run.why}`, run.console, result);
-  await fs.writeFile(path.join(ctx.outputsDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const run = await expectOnConsole(ctx, { argv, consoleLog, expect: test.expect, timeoutMs: test.timeoutMs, result: { arch, image: { step: image.step, sha256: image.sha256 } } });
   return { values: { passed: true, elapsedMs: run.elapsedMs, image: image.sha256 } };
 }
 
@@ -122,20 +108,11 @@ function bootableImage(ctx: KindContext): BootableImage {
   return image;
 }
 
-/** qemu's option syntax doubles commas inside values. */
-function qemuPath(p: string): string {
-  return p.replace(/,/g, ',,');
-}
-
+/** TCG always: KVM fails on our hosts (see activities/vm/kvm.ts). */
 async function qemuArgv(w: WriterContext, arch: Arch, image: BootableImage, disk: string, consoleLog: string, extra: string[], snapshot = true): Promise<string[]> {
-  const q = QEMU[arch];
-  if (!q) throw badInput(`boot test: arch ${arch} cannot be booted by the debian toolchain`);
   const argv = [
-    q.binary, ...q.machine, '-accel', 'tcg', '-m', '1024', '-smp', '2', '-nodefaults', '-no-user-config',
-    '-display', 'none', '-monitor', 'none', '-serial', `file:${qemuPath(consoleLog)}`, '-no-reboot', '-nic', 'none',
-    // bootindex: with the run test's results disk present the BIOS must still pick this one.
-    '-drive', `file=${qemuPath(disk)},format=${image.format === 'qcow2' ? 'qcow2' : 'raw'},if=none,id=disk${snapshot ? ',snapshot=on' : ''}`,
-    '-device', 'virtio-blk-pci,drive=disk,bootindex=0',
+    ...qemuBootArgv({ arch, accel: 'tcg', consoleLog, who: 'the debian toolchain' }),
+    ...bootDiskArgv(arch, { path: disk, format: image.format === 'qcow2' ? 'qcow2' : 'raw', snapshot }),
     ...extra,
   ];
   if (image.bootloader === 'none') {
@@ -219,75 +196,4 @@ async function injectHarness(w: WriterContext, disk: string, offset: number, tes
   if (!(await fs.readFile(check, 'utf8')).includes('Type: symlink')) {
     throw stepFailed(`run test: could not install the test harness into the image copy; debugfs said:\n${await fs.readFile(path.join(dir, 'debugfs.log'), 'utf8')}`);
   }
-}
-
-interface BootRun { matched: boolean; console: string; elapsedMs: number; why: string; outcome: ProcessOutcome }
-
-/** Runs qemu until `done(console)` holds, the timeout passes or qemu ends; qemu's process group is always gone afterwards. */
-async function bootUntil(ctx: KindContext, argv: string[], consoleLog: string, timeoutMs: number, done: (text: string) => boolean): Promise<BootRun> {
-  const local = new AbortController();
-  const signal = AbortSignal.any([ctx.signal, local.signal]);
-  const started = Date.now();
-  let matched = false;
-  let timedOut = false;
-  const readConsole = () => {
-    try {
-      return readFileSync(consoleLog, 'latin1');
-    } catch {
-      return '';
-    }
-  };
-  ctx.progress({ phase: 'booting' });
-  const poll = setInterval(() => {
-    const text = readConsole();
-    if (!matched && done(text)) {
-      matched = true;
-      local.abort();
-    }
-    const last = text.trimEnd().split('\n').at(-1);
-    if (last) ctx.progress({ phase: 'booting', lastLine: last });
-  }, 250);
-  const timer = setTimeout(() => {
-    timedOut = true;
-    local.abort();
-  }, timeoutMs);
-  let outcome: ProcessOutcome;
-  try {
-    outcome = await runProcess({
-      argv, logPath: ctx.logPath, attempt: ctx.attempt, logger: ctx.logger, signal, killGraceMs: 3000, cwd: ctx.workDir,
-      env: { ...toolEnv(ctx.workDir), [STAGING_ENV]: path.dirname(ctx.outputsDir) },
-    });
-  } finally {
-    clearInterval(poll);
-    clearTimeout(timer);
-  }
-  if (ctx.signal.aborted) throw ctx.signal.reason instanceof CancelledFailure ? ctx.signal.reason : new CancelledFailure('boot test cancelled');
-  const text = readConsole();
-  if (!matched && done(text)) matched = true;
-  const elapsedMs = Date.now() - started;
-  if (outcome.spawnError) throw badInput(`cannot run ${argv[0]}: ${outcome.spawnError} (is qemu installed?)`);
-  const why = timedOut ? `within ${timeoutMs} ms` : `before qemu ended (${outcome.signal ? `signal ${outcome.signal}` : `exit code ${outcome.exitCode}`})`;
-  if (!matched && !timedOut && outcome.exitCode !== 0) {
-    // qemu itself failed (a bad option, no memory): worth a retry, not a verdict on the image.
-    throw stepFailed(`boot test: ${argv[0]} ended with ${outcome.signal ?? `exit code ${outcome.exitCode}`} before the expected console text; see ${ctx.logPath}\n${tail(text)}`);
-  }
-  return { matched, console: text, elapsedMs, why, outcome };
-}
-
-async function keepConsole(ctx: KindContext, text: string): Promise<void> {
-  await fs.writeFile(path.join(ctx.outputsDir, 'console.log'), text);
-  // The step log outlives a failed step's outputs: the console goes there too.
-  await appendLogLines(ctx.logPath, ['--- sborka: serial console of the VM:', ...text.replace(/\r/g, '').split('\n')]);
-}
-
-function tail(text: string): string {
-  return text.replace(/\r/g, '').trimEnd().split('\n').slice(-CONSOLE_TAIL_LINES).join('\n');
-}
-
-/** A verdict on the image: retrying cannot change it. */
-function testFailed(message: string, consoleText: string, result: unknown): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: 'PolicyViolation', nonRetryable: true,
-    message: `${message}\nlast console lines:\n${tail(consoleText)}`, details: [result],
-  });
 }

@@ -14,7 +14,8 @@ import { STAGING_ENV } from '../orphans';
 import { runProcess } from '../process-runner';
 import { appendLogLines, readLogTail } from '../step-log';
 import { StepStore, sha256File } from '../store';
-import { planSeed, rootSourceOf, toolEnv, writerContext, writerFor } from './writers';
+import { stepEnv } from '../process-runner';
+import { planSeed, rootSourceOf, writerContext, writerFor } from './writers';
 
 /** What a debian `build` step records about how it was built (see images.ts). */
 const BuiltValues = z.looseObject({
@@ -76,7 +77,7 @@ async function diffoscope(ctx: KindContext, step: string, a: string, b: string):
   const outcome = await runProcess({
     argv: ['timeout', '900', 'diffoscope', '--text', report, '--max-report-size', '20000000', '--max-diff-block-lines', '200', '--', a, b],
     logPath: ctx.logPath, attempt: ctx.attempt, logger: ctx.logger, signal: ctx.signal, cwd: ctx.workDir,
-    env: { ...toolEnv(ctx.workDir), [STAGING_ENV]: path.dirname(ctx.outputsDir) },
+    env: { ...stepEnv(ctx.workDir), [STAGING_ENV]: path.dirname(ctx.outputsDir) },
   });
   if (ctx.signal.aborted) throw ctx.signal.reason;
   // Exit 1 means "differences found"; anything else is diffoscope's own trouble, noted but not fatal.

@@ -5,7 +5,8 @@ import { CliContext } from '../context';
 import { followBuild } from '../follow';
 import { loadPlans } from '../load-plan';
 import { buildResult, resumeBuild, startBuild } from '../../service/builds';
-import { defaultQueues, startWorkers } from '../../service/worker';
+import { defaultQueues, queuesFor, startWorkers } from '../../service/worker';
+import type { BuildPlan } from '../../dsl/plan';
 import type { BuildProductResult } from '../../workflows/contract';
 
 const buildUsage = 'sborka build <recipe.sborka|plan.json> [--product P] [--arch A] [--id BUILD_ID] [--follow] [--no-worker]';
@@ -25,13 +26,13 @@ async function runAndFollow(
   ctx: CliContext,
   io: CliIo,
   start: (client: Client) => Promise<string[]>,
-  opts: { follow: boolean; worker: boolean },
+  opts: { follow: boolean; worker: boolean; plans?: readonly BuildPlan[] },
 ): Promise<number> {
   const client = await ctx.client();
   const localWorker = opts.worker && !ctx.config.temporal.address;
   const logger = ctx.logger();
   const workers = localWorker
-    ? await startWorkers({ config: ctx.config, logger, client, queues: defaultQueues() })
+    ? await startWorkers({ config: ctx.config, logger, client, queues: opts.plans ? queuesFor(opts.plans) : defaultQueues() })
     : undefined;
   try {
     const buildIds = await start(client);
@@ -99,7 +100,7 @@ export const buildCommand: Command = {
       ctx,
       io,
       async (client) => Promise.all(plans.map(async (plan) => (await startBuild(client, plan, values.id)).workflowId)),
-      { follow: values.follow, worker: !values['no-worker'] },
+      { follow: values.follow, worker: !values['no-worker'], plans },
     );
   },
 };
@@ -125,6 +126,7 @@ export const resumeCommand: Command = {
     return runAndFollow(ctx, io, async (client) => [(await resumeBuild(client, buildId!, plans?.[0])).workflowId], {
       follow: values.follow,
       worker: !values['no-worker'],
+      plans,
     });
   },
 };

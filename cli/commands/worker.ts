@@ -11,9 +11,9 @@ const usage = 'sborka worker [--toolchain alt] [--queue build-x86_64[,sborka,...
 /**
  * With `--toolchain alt` the worker also runs the alt toolchain's steps (hasher,
  * mkimage-profiles, vm-run) on this host, described by SBORKA_ALT_* (ARCHES, EMULATE,
- * NUMBERS, PROFILES, HASHER_DIR, KVM, MIRROR). It serves only queues of arches the host
- * builds natively or declares for emulation, and build-e2k only on a declared e2k host;
- * without --queue, its native arches' queues.
+ * NUMBERS, PROFILES, HASHER_DIR, KVM, MIRROR). It serves build-<arch> only for arches the
+ * host builds natively, build-<arch>-emulated for those it declares for emulation, and
+ * build-e2k only on a declared e2k host; without --queue, all of those it may serve.
  */
 export function altWorkerSetup(queues: string[] | undefined, env: NodeJS.ProcessEnv): { host: AltHost; queues: string[]; registry: KindRegistry } {
   let host: AltHost;

@@ -12,7 +12,7 @@ import { privProblems } from '../../activities/alt/hasher-priv';
 import { parseImageLine, profileFragment } from '../../activities/alt/image-line';
 import { SKIP_MARKERS } from '../../activities/alt/kinds';
 import { imageScript, usersScript } from '../../activities/alt/feature';
-import { altQueueProblems } from '../../activities/alt/queues';
+import { altDefaultQueues, altQueueProblems } from '../../activities/alt/queues';
 import { AltHost } from '../../activities/alt/host';
 import { altWorkerSetup } from '../../cli/commands/worker';
 import { StepInput, type StepResult } from '../../activities/step-contract';
@@ -176,23 +176,39 @@ describe('alt image settings', () => {
 describe('alt workers', () => {
   const host = (arches: string[], emulate: string[] = []) => AltHost.parse({ hasherDir: '/tmp/.private/u/sborka', user: 'u', uid: 1000, arches, emulate, stateDir: '/tmp/s' });
 
-  it('contract: a host serves its native and declared-emulated arches, e2k only when declared', () => {
+  it('contract: a host serves its native arches\' queues and the emulated queues of the arches it emulates, e2k only when declared', () => {
     expect(altQueueProblems(host(['aarch64']), ['build-aarch64', 'sborka'])).toEqual([]);
-    expect(altQueueProblems(host(['x86_64'], ['aarch64']), ['build-aarch64'])).toEqual([]);
-    expect(altQueueProblems(host(['x86_64']), ['build-aarch64'])).toEqual([
-      'queue build-aarch64: this worker builds x86_64 natively and emulates nothing; aarch64 needs a native worker or SBORKA_ALT_EMULATE=aarch64',
+    expect(altQueueProblems(host(['x86_64'], ['riscv64']), ['build-riscv64-emulated'])).toEqual([]);
+    // An emulating host never polls the native queue: native hosts get every step first.
+    expect(altQueueProblems(host(['x86_64'], ['riscv64']), ['build-riscv64'])).toEqual([
+      'queue build-riscv64: this worker emulates riscv64, so it serves build-riscv64-emulated, where steps go once no native worker took them in time; build-riscv64 is for hosts that build riscv64 natively (SBORKA_ALT_ARCHES=riscv64)',
+    ]);
+    expect(altQueueProblems(host(['x86_64', 'riscv64'], ['riscv64']), ['build-riscv64', 'build-riscv64-emulated'])).toEqual([]);
+    expect(altQueueProblems(host(['x86_64']), ['build-aarch64', 'build-aarch64-emulated'])).toEqual([
+      'queue build-aarch64: this worker builds x86_64 natively; aarch64 needs a native worker (SBORKA_ALT_ARCHES=aarch64), or SBORKA_ALT_EMULATE=aarch64 to serve build-aarch64-emulated',
+      'queue build-aarch64-emulated: this worker builds x86_64 natively and emulates nothing; aarch64 needs a native worker or SBORKA_ALT_EMULATE=aarch64',
     ]);
     expect(altQueueProblems(host(['x86_64'], ['aarch64']), ['build-e2k'])[0]).toMatch(/^queue build-e2k: this host does not declare an e2k arch .*cannot be emulated$/);
     expect(altQueueProblems(host(['e2kv5']), ['build-e2k'])).toEqual([]);
-    expect(altQueueProblems(host(['x86_64']), ['build-foo'])[0]).toMatch(/^queue build-foo: not an arch queue/);
+    expect(altQueueProblems(host(['e2kv5'], ['e2kv4']), ['build-e2k-emulated'])).toEqual([
+      'queue build-e2k-emulated: e2k cannot be emulated; e2k steps go only to build-e2k, served by e2k hosts that declare their generation (SBORKA_ALT_ARCHES)',
+    ]);
+    expect(altQueueProblems(host(['x86_64']), ['build-foo'])[0]).toMatch(/^queue build-foo: not an arch queue \(expected build-x86_64, .*, build-e2k, build-<arch>-emulated or sborka\)$/);
+  });
+
+  it('contract: by default a host serves its native queues and the emulated queues of what it emulates (never e2k\'s)', () => {
+    expect(altDefaultQueues(host(['x86_64'], ['riscv64', 'aarch64']))).toEqual(['build-x86_64', 'build-riscv64-emulated', 'build-aarch64-emulated']);
+    // Built natively already: its native queue is enough.
+    expect(altDefaultQueues(host(['x86_64', 'riscv64'], ['riscv64']))).toEqual(['build-x86_64', 'build-riscv64']);
+    expect(altDefaultQueues(host(['e2kv5', 'e2kv6'], ['e2kv4', 'x86_64']))).toEqual(['build-e2k', 'build-x86_64-emulated']);
   });
 
   it('contract: sborka worker --toolchain alt refuses at start, before connecting, queues the host cannot serve', async () => {
     const env = { SBORKA_ALT_ARCHES: 'x86_64', SBORKA_ALT_EMULATE: 'aarch64', SBORKA_ALT_STATE_DIR: stateDir };
-    expect(altWorkerSetup(['build-x86_64', 'build-aarch64'], env).queues).toEqual(['build-x86_64', 'build-aarch64']);
-    expect(altWorkerSetup(undefined, env).queues).toEqual(['build-x86_64']);
-    expect(() => altWorkerSetup(['build-riscv64', 'build-e2k'], env)).toThrow(
-      /refusing to start; this host cannot serve:\n {2}queue build-riscv64: .*SBORKA_ALT_EMULATE=riscv64\n {2}queue build-e2k: this host does not declare an e2k arch/,
+    expect(altWorkerSetup(['build-x86_64', 'build-aarch64-emulated'], env).queues).toEqual(['build-x86_64', 'build-aarch64-emulated']);
+    expect(altWorkerSetup(undefined, env).queues).toEqual(['build-x86_64', 'build-aarch64-emulated']);
+    expect(() => altWorkerSetup(['build-aarch64', 'build-riscv64', 'build-e2k'], env)).toThrow(
+      /refusing to start; this host cannot serve:\n {2}queue build-aarch64: this worker emulates aarch64, so it serves build-aarch64-emulated.*\n {2}queue build-riscv64: .*SBORKA_ALT_EMULATE=riscv64 to serve build-riscv64-emulated\n {2}queue build-e2k: this host does not declare an e2k arch/,
     );
     expect(() => altWorkerSetup(['build-x86_64'], { SBORKA_ALT_ARCHES: 'vax' })).toThrow(/SBORKA_ALT_\*\) are invalid: arches\.0/);
 
@@ -202,7 +218,7 @@ describe('alt workers', () => {
     try {
       const { workerCommand } = await import('../../cli/commands/worker');
       const io = { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() };
-      await expect(workerCommand.run(['--toolchain', 'alt', '--queue', 'build-aarch64'], io)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('queue build-aarch64: this worker builds x86_64 natively and emulates nothing') });
+      await expect(workerCommand.run(['--toolchain', 'alt', '--queue', 'build-aarch64'], io)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('queue build-aarch64: this worker builds x86_64 natively; aarch64 needs a native worker') });
       await expect(workerCommand.run(['--toolchain', 'alt', '--queue', 'build-e2k'], io)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('e2k steps go only to e2k hosts') });
       await expect(workerCommand.run(['--toolchain', 'gentoo'], io)).rejects.toMatchObject({ exitCode: 2 });
     } finally {

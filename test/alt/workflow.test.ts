@@ -6,8 +6,8 @@
 // The plan is filtered to the steps the alt toolchain implements: resolve, prepare-root,
 // configure, build (iso, qcow2) and `run` tests. Left out, and said here: verify-licenses
 // and publish (other engineers' activities/licenses and activities/publish), and the
-// `boot` test (on alt it needs a boot of the image itself, which vm-run, booting the
-// host kernel over a 9p root, does not do; not implemented on alt yet).
+// `boot` test (it boots the image itself with real qemu, and the fake make's images here
+// are text; boot-contract.test.ts boots a real image made by the fake make).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

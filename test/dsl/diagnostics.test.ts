@@ -80,6 +80,8 @@ const CASES: { code: string; files: Record<string, string>; entries?: string[] }
   { code: 'sources-need-alt', files: { 'x.sborka': 'product p {\n  toolchain debian\n  branch bookworm\n  arch amd64\n  output tar\n  sources "srpms"\n}\n' } },
   { code: 'invalid-publish-path', files: withLine('version "11 beta"\n  publish files "/srv/{product}/{version}/{date}"') },
   { code: 'invalid-publish-option', files: withLine('publish registry "registry.example.org/alt/{product}" keep 3') },
+  { code: 'emulate-needs-alt', files: { 'x.sborka': 'product p {\n  toolchain debian\n  branch trixie\n  arch amd64, riscv64\n  output tar\n  on riscv64 { emulate after 30m }\n}\n' } },
+  { code: 'cannot-emulate-e2k', files: { 'x.sborka': 'product p {\n  branch p11\n  arch x86_64, e2kv6\n  profile ve/base\n  output tar\n  emulate after 1h\n}\n' } },
 ];
 
 describe('diagnostics', () => {

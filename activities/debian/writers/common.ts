@@ -11,7 +11,7 @@ import type { Arch as ArchName } from '../../../dsl/plan';
 import type { Output } from '../../../dsl/model';
 import { badInput } from '../../failures';
 import type { KindContext, RunOptions } from '../../kinds/registry';
-import { runChecked, type ProcessOutcome } from '../../process-runner';
+import { runChecked, stepEnv, type ProcessOutcome } from '../../process-runner';
 import { STAGING_ENV } from '../../orphans';
 import { sha256File, type StoreEntry } from '../../store';
 
@@ -73,16 +73,8 @@ export function writerContext(ctx: KindContext, workDir: string = ctx.workDir): 
     runQuiet: (argv, logFile, options = {}) =>
       runChecked({
         argv, logPath: logFile, attempt: ctx.attempt, logger: ctx.logger, signal: ctx.signal, cwd: workDir,
-        env: { ...toolEnv(workDir), ...options.env, [STAGING_ENV]: path.dirname(ctx.outputsDir) },
+        env: { ...stepEnv(workDir), ...options.env, [STAGING_ENV]: path.dirname(ctx.outputsDir) },
       }),
-  };
-}
-
-/** The fixed environment the engine gives programs (see run-step.ts), for programs run directly. */
-export function toolEnv(workDir: string): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: workDir, TMPDIR: workDir, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TZ: 'UTC',
   };
 }
 
@@ -137,12 +129,16 @@ export async function unpackRoot(w: WriterContext, src: RootSource, dir: string)
   ]);
 }
 
-/** The digest and size every writer records; the file ends up at outputsDir/fileName. */
-export async function finish(file: string, outputsDir: string, fileName: string, format: string, extra: Record<string, unknown>): Promise<WrittenImage> {
+/**
+ * The digest and size every writer records; the file ends up at outputsDir/fileName. The
+ * digest is computed here once (the build kind hands it to the store), unless the writer
+ * knows it already (`sha256`: the file is an input's, whose manifest has it).
+ */
+export async function finish(file: string, outputsDir: string, fileName: string, format: string, extra: Record<string, unknown>, sha256?: string): Promise<WrittenImage> {
   const dest = path.join(outputsDir, fileName);
   await fs.mkdir(path.dirname(dest), { recursive: true });
   await fs.rename(file, dest);
-  const [digest, stat] = await Promise.all([sha256File(dest), fs.stat(dest)]);
+  const [digest, stat] = await Promise.all([sha256 ?? sha256File(dest), fs.stat(dest)]);
   return { values: { format, file: fileName, sha256: digest, size: stat.size, ...extra } };
 }
 
