@@ -25,6 +25,11 @@ export const Config = z.object({
     embeddedUiPort: z.number().int().min(1).max(65535),
   }),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /**
+   * How a foreign-arch root comes back from its VM: `auto` reads the VM's disk through a
+   * read-only loop mount where the host allows one, else the VM writes a tar; `vm` always the tar.
+   */
+  foreignRootCopy: z.enum(['auto', 'vm']).default('auto'),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -50,5 +55,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       embeddedUiPort: Number(env.SBORKA_TEMPORAL_UI_PORT ?? 8233),
     },
     logLevel: env.SBORKA_LOG_LEVEL ?? 'info',
+    foreignRootCopy: env.SBORKA_FOREIGN_ROOT_COPY || 'auto',
   });
 }

@@ -19,6 +19,7 @@ import type { StoreEntry } from '../store';
 import { ROOTFS } from './prepare-root';
 import { copyIntoRoot, existsInRoot, readInRoot, symlinkInRoot, writeInRoot } from './root-fs';
 import { runOrThrow, runTool, tail } from './run-tool';
+import { runRootBatch, type RootCommand } from './root-batch';
 import { runInRoot } from './sandbox';
 
 type ConfigureParams = StepParams<'configure'>;
@@ -44,6 +45,8 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
     '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*'], { phase: 'unpacking the root' });
   const sde = String(facts.sourceDateEpoch);
   const inRoot: InRoot = (argv, phase, env = {}) => runInRoot(ctx, root, facts.debArch, { argv, phase, env: { SOURCE_DATE_EPOCH: sde, ...env } });
+  // What must execute inside the root after the host's edits: run at once (see root-batch.ts).
+  const batch: RootCommand[] = [];
 
   // Keeps services from starting while packages and scripts install or configure them (Debian's policy-rc.d).
   const policyRcd = !(await existsInRoot(root, '/usr/sbin/policy-rc.d'));
@@ -52,7 +55,7 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
   if (facts.unpacked) await installUnpacked(ctx, root, inRoot);
 
   ctx.progress({ phase: 'settings' });
-  await applySettings(ctx, root, params.settings, inRoot, sde);
+  await applySettings(ctx, root, params.settings, batch, sde);
 
   for (const [i, o] of params.overlays.entries()) {
     ctx.progress({ phase: `overlay ${o.src}` });
@@ -71,14 +74,19 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
     const text = s.file !== undefined ? await fs.readFile(hostPath(ctx.step.id, `scripts[${i}].file`, s.file, ctx.config.projectRoot)) : Buffer.from(s.inline ?? '');
     const inside = `/.sborka/script-${i + 1}`;
     await writeInRoot(root, inside, text, 0o755);
-    const r = await inRoot([s.interpreter, inside], `script ${name}`);
-    if (!r.ok) {
+    batch.push({
+      argv: [s.interpreter, inside], phase: `script ${name}`,
       // Retrying runs the same script on the same root: it fails the same way.
-      throw badInput(`step "${ctx.step.id}": post-install script ${name} (${s.interpreter}) failed: ${firstLine(r.failure)}\n${tail(r.lines, 40)}`);
-    }
+      failure: (lines, code) => badInput(`step "${ctx.step.id}": post-install script ${name} (${s.interpreter}) failed${code === undefined ? '' : ` with exit code ${code}`}\n${tail(lines, 40)}`),
+    });
   }
-  await fs.rm(path.join(root, '.sborka'), { recursive: true, force: true });
 
+  const boot = await kernelAndInitrd(ctx, root, facts.kernelVersion, batch);
+  await runRootBatch(ctx, root, facts.debArch, batch, { SOURCE_DATE_EPOCH: sde });
+  await fs.rm(path.join(root, '.sborka'), { recursive: true, force: true });
+  if (boot) await checkInitrd(ctx, root, boot.initrd);
+
+  // After the scripts, which may add the units these name.
   if (params.settings.enableServices.length || params.settings.disableServices.length) {
     ctx.progress({ phase: 'services' });
     for (const [verb, units] of [['enable', params.settings.enableServices], ['disable', params.settings.disableServices]] as const) {
@@ -88,7 +96,6 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
     }
   }
 
-  const boot = await kernelAndInitrd(ctx, root, facts, inRoot);
   if (policyRcd) await fs.rm(path.join(root, 'usr/sbin/policy-rc.d'), { force: true });
   if (facts.unpacked) await cleanLikeMmdebstrap(root);
 
@@ -203,7 +210,7 @@ async function cleanLikeMmdebstrap(root: string): Promise<void> {
   }
 }
 
-async function applySettings(ctx: KindContext, root: string, s: Settings, inRoot: InRoot, sde: string): Promise<void> {
+async function applySettings(ctx: KindContext, root: string, s: Settings, batch: RootCommand[], sde: string): Promise<void> {
   const stepId = ctx.step.id;
   if (s.hostname !== undefined) {
     if (!/^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(s.hostname)) {
@@ -224,7 +231,7 @@ async function applySettings(ctx: KindContext, root: string, s: Settings, inRoot
     await symlinkInRoot(root, '/etc/localtime', `/usr/share/zoneinfo/${s.timezone}`);
     await writeInRoot(root, '/etc/timezone', `${s.timezone}\n`);
   }
-  if (s.locale !== undefined) await applyLocale(stepId, root, s.locale, inRoot);
+  if (s.locale !== undefined) await applyLocale(stepId, root, s.locale, batch);
   if (s.keyboard !== undefined) {
     if (!/^[A-Za-z0-9_,()-]+$/.test(s.keyboard)) throw badInput(`step "${stepId}": keyboard ${JSON.stringify(s.keyboard)} is not an XKB layout list`);
     await writeInRoot(root, '/etc/default/keyboard', `XKBMODEL="pc105"\nXKBLAYOUT="${s.keyboard}"\nXKBVARIANT=""\nXKBOPTIONS=""\n\nBACKSPACE="guess"\n`);
@@ -250,7 +257,7 @@ async function applySettings(ctx: KindContext, root: string, s: Settings, inRoot
   }
 }
 
-async function applyLocale(stepId: string, root: string, locale: string, inRoot: InRoot): Promise<void> {
+async function applyLocale(stepId: string, root: string, locale: string, batch: RootCommand[]): Promise<void> {
   if (!/^[A-Za-z0-9_.@-]+$/.test(locale)) throw badInput(`step "${stepId}": locale ${JSON.stringify(locale)} is not a locale name`);
   if (!['C', 'POSIX', 'C.UTF-8', 'C.utf8'].includes(locale)) {
     const supported = (await readInRoot(root, '/usr/share/i18n/SUPPORTED')) ?? '';
@@ -260,14 +267,16 @@ async function applyLocale(stepId: string, root: string, locale: string, inRoot:
     }
     const gen = (await readInRoot(root, '/etc/locale.gen')) ?? '';
     if (!gen.split('\n').includes(line)) await writeInRoot(root, '/etc/locale.gen', `${gen.replace(/\n*$/, '\n')}${line}\n`);
-    const r = await inRoot(['/usr/sbin/locale-gen'], 'locale-gen');
-    if (!r.ok) throw badInput(`step "${stepId}": locale-gen ${locale} failed:\n${tail(r.lines, 10)}`);
+    batch.push({ argv: ['/usr/sbin/locale-gen'], phase: 'locale-gen', failure: (lines) => badInput(`step "${stepId}": locale-gen ${locale} failed:\n${tail(lines, 10)}`) });
   }
   await writeInRoot(root, '/etc/default/locale', `LANG=${locale}\n`);
 }
 
-/** The kernel of the root and a fresh initramfs for it (overlays and settings may change what goes in). */
-async function kernelAndInitrd(ctx: KindContext, root: string, facts: RootFacts, inRoot: InRoot): Promise<{ kernel: string; initrd: string; release: string } | undefined> {
+/**
+ * The root's kernel; queues a fresh initramfs for it (overlays, settings and scripts may
+ * change what goes in, so it runs last in the batch).
+ */
+async function kernelAndInitrd(ctx: KindContext, root: string, locked: string | undefined, batch: RootCommand[]): Promise<{ kernel: string; initrd: string; release: string } | undefined> {
   let names: string[];
   try {
     names = await fs.readdir(path.join(root, 'boot'));
@@ -278,17 +287,22 @@ async function kernelAndInitrd(ctx: KindContext, root: string, facts: RootFacts,
   const images = new Map(names.filter((n) => /^vmlinu[xz]-/.test(n)).map((n) => [n.slice('vmlinuz-'.length), n] as const));
   const releases = [...images.keys()].sort();
   if (releases.length === 0) return undefined;
-  const release = facts.kernelVersion && releases.includes(facts.kernelVersion) ? facts.kernelVersion : releases[releases.length - 1]!;
+  const release = locked !== undefined && releases.includes(locked) ? locked : releases[releases.length - 1]!;
   if (!(await existsInRoot(root, '/usr/sbin/update-initramfs'))) {
     throw badInput(`step "${ctx.step.id}": the root has kernel ${release} but no update-initramfs (initramfs-tools)`);
   }
   const initrd = `boot/initrd.img-${release}`;
   const mode = names.includes(`initrd.img-${release}`) ? '-u' : '-c';
-  const r = await inRoot(['update-initramfs', mode, '-k', release], 'update-initramfs');
-  if (!r.ok) throw badInput(`step "${ctx.step.id}": update-initramfs for ${release} failed:\n${tail(r.lines, 20)}`);
+  batch.push({
+    argv: ['update-initramfs', mode, '-k', release], phase: 'update-initramfs',
+    failure: (lines) => badInput(`step "${ctx.step.id}": update-initramfs for ${release} failed:\n${tail(lines, 20)}`),
+  });
+  return { kernel: `boot/${images.get(release)!}`, initrd, release };
+}
+
+async function checkInitrd(ctx: KindContext, root: string, initrd: string): Promise<void> {
   await fs.rm(path.join(root, `${initrd}.bak`), { force: true });
   if (!(await existsInRoot(root, `/${initrd}`))) throw badInput(`step "${ctx.step.id}": update-initramfs made no /${initrd}`);
-  return { kernel: `boot/${images.get(release)!}`, initrd, release };
 }
 
 function firstLine(err: unknown): string {

@@ -2,8 +2,10 @@
 // as "/", fresh pid, net, ipc and uts namespaces (no network), a minimal /dev and /proc.
 // A root of another arch cannot run here (no binfmt_misc): that goes to a qemu VM, and
 // runInForeignRoot is the one place that knows how.
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { CancelledFailure } from '@temporalio/common';
 import { badInput, stepFailed } from '../failures';
 import type { KindContext } from '../kinds/registry';
@@ -11,6 +13,8 @@ import { fetchArchPackage, type VmArch } from '../vm/kernels';
 import { runInVm } from '../vm/run-in-vm';
 import { hostDebArch } from './mmdebstrap';
 import { runTool, type ToolRun } from './run-tool';
+
+const execFileAsync = promisify(execFile);
 
 export interface InRootRun {
   argv: readonly string[];
@@ -48,9 +52,10 @@ export async function runInRoot(ctx: KindContext, root: string, debArch: string,
  * The root travels as an ext4 disk, not over 9p: dpkg and update-initramfs touch tens of
  * thousands of files, and every 9p operation under TCG costs a round trip through the
  * emulator (minutes per package set), while ext4 works from the guest's page cache. The VM's
- * 9p root is a tiny helper (a static busybox of the arch) that mounts the disk, runs the
- * command chrooted in it, and writes the root back as a tar onto a second disk, which
- * replaces the host's copy.
+ * 9p root is a tiny helper (a static busybox of the arch) that mounts the disk and runs the
+ * command chrooted in it. The root then comes back from the disk: through a read-only loop
+ * mount on the host where it allows one (native speed), else as a tar the VM writes onto a
+ * second disk (a minute of emulated tar per run, for hosts without loop devices).
  */
 async function runInForeignRoot(ctx: KindContext, root: string, debArch: string, run: InRootRun): Promise<ToolRun> {
   const arch = VM_ARCH[debArch];
@@ -63,13 +68,14 @@ async function runInForeignRoot(ctx: KindContext, root: string, debArch: string,
   }
   const work = await fs.mkdtemp(path.join(ctx.workDir, 'vm-'));
   try {
+    const copyBack: CopyBack = ctx.config.foreignRootCopy === 'auto' && (await hostMountsLoop(work)) ? 'loop' : 'vm-tar';
     const helper = await helperRoot(ctx, arch, work);
     const bytes = await treeBytes(root);
     // Sparse files: only what is written takes room. The root gets space for what it installs.
     const diskBytes = Math.ceil((bytes * 2 + 2 * GiB) / MiB) * MiB;
     const disk = path.join(work, 'root.ext4');
     const back = path.join(work, 'root-back.tar');
-    for (const f of [disk, back]) {
+    for (const f of copyBack === 'vm-tar' ? [disk, back] : [disk]) {
       await fs.writeFile(f, '');
       await fs.truncate(f, diskBytes);
     }
@@ -80,9 +86,9 @@ async function runInForeignRoot(ctx: KindContext, root: string, debArch: string,
 
     const lines: string[] = [];
     const result = await runInVm({
-      arch, root: helper, command: ['/bin/busybox', 'sh', '/run.sh', ...run.argv],
+      arch, root: helper, command: ['/bin/busybox', 'sh', '/run.sh', copyBack, ...run.argv],
       env: { DEBIAN_FRONTEND: 'noninteractive', ...run.env },
-      drives: [{ path: disk, format: 'raw' }, { path: back, format: 'raw' }],
+      drives: [{ path: disk, format: 'raw' }, ...(copyBack === 'vm-tar' ? [{ path: back, format: 'raw' as const }] : [])],
       memMiB: 1536, cpus: 2, consoleLog: ctx.logPath, stateDir: ctx.config.stateDir, attempt: ctx.attempt,
       timeoutMs: 60 * 60_000, signal: ctx.signal, logger: ctx.logger,
       onConsoleLine: (line) => {
@@ -97,14 +103,17 @@ async function runInForeignRoot(ctx: KindContext, root: string, debArch: string,
       throw stepFailed(`step "${ctx.step.id}": ${run.phase} in a ${arch} VM: ${result.status}: ${result.reason}; console: ${result.consoleLog}`);
     }
     if (!(await fs.stat(path.join(helper, 'copied')).catch(() => undefined))) {
-      throw stepFailed(`step "${ctx.step.id}": ${run.phase} in a ${arch} VM: the root could not be copied back (exit code ${result.exitCode}); see ${ctx.logPath}\n${lines.slice(-15).join('\n')}`);
+      throw stepFailed(`step "${ctx.step.id}": ${run.phase} in a ${arch} VM: the root could not be ${copyBack === 'loop' ? 'unmounted cleanly' : 'copied back'} (exit code ${result.exitCode}); see ${ctx.logPath}\n${lines.slice(-15).join('\n')}`);
     }
     ctx.progress({ phase: `${run.phase}: root from disk` });
     await fs.rm(root, { recursive: true, force: true });
     await fs.mkdir(root);
-    const x = await runTool(ctx, ['tar', '--extract', `--file=${back}`, `--directory=${root}`,
-      '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*'], { phase: run.phase });
-    if (!x.ok) throw x.failure;
+    if (copyBack === 'loop') await copyFromDisk(ctx, disk, root, path.join(work, 'mnt'), run.phase);
+    else {
+      const x = await runTool(ctx, ['tar', '--extract', `--file=${back}`, `--directory=${root}`,
+        '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*'], { phase: run.phase });
+      if (!x.ok) throw x.failure;
+    }
     const code = Number((await fs.readFile(path.join(helper, 'rc'), 'utf8')).trim());
     return code === 0 ? { ok: true, lines } : { ok: false, lines, failure: stepFailed(`${run.argv[0]} exited with code ${code} in the ${arch} VM`) };
   } finally {
@@ -112,13 +121,56 @@ async function runInForeignRoot(ctx: KindContext, root: string, debArch: string,
   }
 }
 
+type CopyBack = 'loop' | 'vm-tar';
+
+/** The VM's disk, read through a read-only loop mount (owners, modes, hard links and xattrs kept by cp -a). */
+async function copyFromDisk(ctx: KindContext, disk: string, root: string, mnt: string, phase: string): Promise<void> {
+  await fs.mkdir(mnt);
+  const m = await runTool(ctx, ['mount', '-t', 'ext4', '-o', 'loop,ro', disk, mnt], { phase });
+  if (!m.ok) throw m.failure;
+  try {
+    const cp = await runTool(ctx, ['cp', '-a', '--', `${mnt}/.`, `${root}/`], { phase });
+    if (!cp.ok) throw cp.failure;
+  } finally {
+    const u = await runTool(ctx, ['umount', mnt], { phase });
+    if (!u.ok) ctx.logger.warn({ mnt, lines: u.lines.slice(-3) }, 'could not unmount the root disk');
+  }
+}
+
+let loopProbe: Promise<boolean> | undefined;
+
+/** Whether this host lets us loop-mount an ext4 image (root with loop devices); asked once per process. */
+function hostMountsLoop(work: string): Promise<boolean> {
+  loopProbe ??= (async () => {
+    const dir = await fs.mkdtemp(path.join(work, 'loop-probe-'));
+    const img = path.join(dir, 'probe.ext4');
+    const mnt = path.join(dir, 'mnt');
+    try {
+      await fs.mkdir(mnt);
+      await fs.writeFile(img, '');
+      await fs.truncate(img, 8 * MiB);
+      await execFileAsync('mkfs.ext4', ['-q', '-F', img]);
+      await execFileAsync('mount', ['-t', 'ext4', '-o', 'loop,ro', img, mnt]);
+      await execFileAsync('umount', [mnt]);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  })();
+  return loopProbe;
+}
+
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-// Runs as the VM's command in the helper root: the disk /dev/vda is the build root,
-// /dev/vdb receives it back as a tar (written by the root's own GNU tar: xattrs kept).
+// Runs as the VM's command in the helper root: the disk /dev/vda is the build root. $1 says
+// how it goes back: "loop" (the host mounts the disk afterwards: unmount it cleanly) or
+// "vm-tar" (write it as a tar onto /dev/vdb with the root's own GNU tar: xattrs kept).
 const HELPER_SCRIPT = `set -u
 bb=/bin/busybox
+back=$1; shift
 $bb mkdir -p /mnt
 $bb mount -t ext4 /dev/vda /mnt || { echo "sborka: cannot mount the root disk"; exit 125; }
 $bb mount -t proc proc /mnt/proc
@@ -132,9 +184,11 @@ echo "$rc" > /rc
 kill -KILL -1 2>/dev/null
 $bb umount /mnt/dev/pts /mnt/dev /mnt/run /mnt/sys /mnt/proc
 $bb rmdir /mnt/lost+found 2>/dev/null
-$bb chroot /mnt tar --create --file=- --directory=/ --numeric-owner --xattrs --xattrs-include='*' --one-file-system . > /dev/vdb || { echo "sborka: cannot copy the root back"; exit 124; }
+if [ "$back" = vm-tar ]; then
+  $bb chroot /mnt tar --create --file=- --directory=/ --numeric-owner --xattrs --xattrs-include='*' --one-file-system . > /dev/vdb || { echo "sborka: cannot copy the root back"; exit 124; }
+fi
 $bb sync
-$bb umount /mnt
+$bb umount /mnt || { echo "sborka: cannot unmount the root disk"; exit 124; }
 : > /copied
 exit "$rc"
 `;

@@ -1,0 +1,63 @@
+// How a foreign-arch root travels to its VM and back (activities/debian/sandbox.ts), on a
+// tiny real arm64 root (busybox-static): through the host's loop mount, the files the program
+// made come back with their owners, modes and hard links, with the program's own exit code.
+// One short TCG boot. The other way back, a tar the VM writes with the root's GNU tar (which
+// a busybox root lacks), is what the riscv64 pipeline (foreign-riscv64.test.ts) uses.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { runInRoot } from '../../activities/debian/sandbox';
+import { defineKind, KindRegistry } from '../../activities/kinds/registry';
+import { StepInput, type StepResult } from '../../activities/step-contract';
+import { loadConfig } from '../../service/config';
+import { busyboxRoot, tmpDir } from '../vm/fixtures';
+import { quietSdkLogger, removeDir, silentLogger } from '../activities/helpers';
+import { qemuUnder } from './image-fixture';
+
+jest.setTimeout(10 * 60_000);
+
+// Runs in the root: files with an owner, a mode and a hard link, then the exit code 3.
+const SCRIPT = 'echo made > /made && chown 1500:1500 /made && chmod 640 /made && ln /made /made-link && mkdir -m 710 /dir && exit 3';
+
+let dir: string;
+beforeAll(() => {
+  dir = tmpDir('sborka-foreign-root-');
+});
+afterAll(() => {
+  const alive = qemuUnder(dir);
+  removeDir(dir);
+  expect(alive).toEqual([]);
+});
+
+test('a foreign root comes back from its VM with the files the program made, their owners, modes and hard links, and its exit code', async () => {
+  const stateDir = path.join(dir, 'state');
+  fs.mkdirSync(stateDir);
+  // The VM kernels come from the project's cache (downloaded once for every test file).
+  fs.symlinkSync(path.join(loadConfig().stateDir, 'vm-kernels'), path.join(stateDir, 'vm-kernels'));
+  const config = loadConfig({ SBORKA_STATE_DIR: stateDir, SBORKA_FOREIGN_ROOT_COPY: 'auto' });
+  const seen: Record<string, unknown> = {};
+  const probe = defineKind('noop', async (ctx) => {
+    const root = await busyboxRoot('aarch64', ctx.workDir);
+    const r = await runInRoot(ctx, root, 'arm64', { argv: ['/bin/sh', '-c', SCRIPT], phase: 'probe' });
+    const made = fs.statSync(path.join(root, 'made'));
+    Object.assign(seen, {
+      ok: r.ok, failure: (r.failure as Error | undefined)?.message,
+      made: fs.readFileSync(path.join(root, 'made'), 'utf8'), owner: [made.uid, made.gid], mode: made.mode & 0o777, links: made.nlink,
+      linked: fs.statSync(path.join(root, 'made-link')).ino === made.ino,
+      dirMode: fs.statSync(path.join(root, 'dir')).mode & 0o777,
+      busybox: fs.statSync(path.join(root, 'bin/busybox')).mode & 0o777,
+    });
+    return {};
+  });
+  const { runStep } = createActivities({ config, logger: silentLogger, registry: new KindRegistry().register('*', probe), killGraceMs: 3000 });
+  const result: StepResult = await new MockActivityEnvironment({}, { logger: quietSdkLogger }).run(runStep, StepInput.parse({
+    buildId: 'build-1', variantId: 'foreign-root', toolchain: { name: 'debian', version: '1' }, step: { id: 'probe', kind: 'noop', params: {} }, inputs: {},
+  }));
+  expect(seen).toEqual({
+    ok: false, failure: '/bin/sh exited with code 3 in the aarch64 VM',
+    made: 'made\n', owner: [1500, 1500], mode: 0o640, links: 2, linked: true, dirMode: 0o710, busybox: 0o755,
+  });
+  // This host allows loop mounts: the root came back through one.
+  expect(fs.readFileSync(result.logPath, 'utf8')).toContain('"mount","-t","ext4","-o","loop,ro"');
+});
