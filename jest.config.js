@@ -13,4 +13,5 @@ module.exports = {
   // @chevrotain/* export only an "import" condition, which jest's CommonJS resolver skips.
   moduleNameMapper: { '^@chevrotain/([a-z-]+)$': '<rootDir>/node_modules/@chevrotain/$1/lib/src/api.js' },
   testTimeout: 120000,
+  testSequencer: '<rootDir>/test/helpers/slow-first-sequencer.js',
 };
