@@ -9,6 +9,4 @@ jest.setTimeout(60 * 60_000);
 foreignSuite({
   arch: 'aarch64', branch: 'bookworm', kernel: 'cloud', kernelPackage: 'linux-image-cloud-arm64',
   kernelImage: 'vmlinuz', packages: ['systemd-sysv', 'udev'], console: 'ttyAMA0',
-  // This arch's root comes back as a tar the VM writes (hosts without loop devices); riscv64's through a loop mount.
-  rootCopy: 'vm',
 });

@@ -29,8 +29,6 @@ export interface ForeignTarget {
   packages: string[];
   /** The serial console the img's kernel command line names. */
   console: string;
-  /** How the root comes back from its VMs (SBORKA_FOREIGN_ROOT_COPY): each way is covered by one arch. */
-  rootCopy: Config['foreignRootCopy'];
 }
 
 const DEB_ARCH = { aarch64: 'arm64', riscv64: 'riscv64' } as const;
@@ -53,10 +51,10 @@ export interface ForeignEnv {
  * A runner over a fresh state dir whose VM kernels come from the project's own cache
  * (.state/vm-kernels: downloaded and built once for every test file).
  */
-export function foreignEnv(stateDir: string, rootCopy: Config['foreignRootCopy']): ForeignEnv {
+export function foreignEnv(stateDir: string): ForeignEnv {
   const saved = { cache: process.env.SBORKA_DEBIAN_CACHE_DIR };
   process.env.SBORKA_DEBIAN_CACHE_DIR = DEB_CACHE;
-  const config = { ...testConfig(stateDir), foreignRootCopy: rootCopy };
+  const config = { ...testConfig(stateDir) };
   // The VM kernel cache lives under config.stateDir: link the project's one in.
   const shared = path.join(loadConfig().stateDir, 'vm-kernels');
   fs.mkdirSync(shared, { recursive: true });
@@ -134,7 +132,7 @@ export function foreignSuite(T: ForeignTarget): void {
 
   beforeAll(async () => {
     dir = makeTmpDir(`sborka-foreign-${T.arch}-`);
-    env = foreignEnv(dir, T.rootCopy);
+    env = foreignEnv(dir);
     const overlay = path.join(dir, 'overlay');
     fs.mkdirSync(path.join(overlay, 'etc/sborka'), { recursive: true });
     fs.writeFileSync(path.join(overlay, 'etc/sborka/motd'), 'built by sborka\n');
@@ -178,9 +176,9 @@ export function foreignSuite(T: ForeignTarget): void {
       expect(tarRead(configured, './etc/machine-id')).toBe('');
       const log = fs.readFileSync(configured.logPath, 'utf8');
       expect(log).toMatch(/installing \d+ packages \(\d+ essential first\) inside the VM/);
-      // Two VM boots (install; the batch after the host's edits), the root back each way asked for.
+      // Two VM boots (install; the batch after the host's edits), the root back through a loop mount each time.
       expect(log.match(/"qemu-system-/g)).toHaveLength(2);
-      expect(log.match(/"mount","-t","ext4","-o","loop,ro"/g) ?? []).toHaveLength(T.rootCopy === 'auto' ? 2 : 0);
+      expect(log.match(/"mount","-t","ext4","-o","loop,ro"/g)).toHaveLength(2);
       expect(log).toContain(`sborka-script: ${T.arch} ${debArch}`);
     });
 

@@ -8,5 +8,5 @@ jest.setTimeout(60 * 60_000);
 
 foreignSuite({
   arch: 'riscv64', branch: 'trixie', kernel: 'default', kernelPackage: 'linux-image-riscv64',
-  kernelImage: 'vmlinux', packages: ['systemd-sysv', 'udev'], console: 'ttyS0', rootCopy: 'auto',
+  kernelImage: 'vmlinux', packages: ['systemd-sysv', 'udev'], console: 'ttyS0',
 });

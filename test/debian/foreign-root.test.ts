@@ -1,8 +1,9 @@
 // How a foreign-arch root travels to its VM and back (activities/debian/sandbox.ts), on a
-// tiny real arm64 root (busybox-static): through the host's loop mount, the files the program
-// made come back with their owners, modes and hard links, with the program's own exit code.
-// One short TCG boot. The other way back, a tar the VM writes with the root's GNU tar (which
-// a busybox root lacks), is what the riscv64 pipeline (foreign-riscv64.test.ts) uses.
+// tiny real arm64 root (busybox-static, plus GNU tar and its libraries, which the VM's way
+// back uses): both ways, through the host's loop mount and as a tar the VM writes (hosts
+// without loop devices), bring back the files the program made with their owners, modes and
+// hard links, and the program's own exit code. One short TCG boot each.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -10,6 +11,7 @@ import { createActivities } from '../../activities';
 import { runInRoot } from '../../activities/debian/sandbox';
 import { defineKind, KindRegistry } from '../../activities/kinds/registry';
 import { StepInput, type StepResult } from '../../activities/step-contract';
+import { fetchArchPackage } from '../../activities/vm/kernels';
 import { loadConfig } from '../../service/config';
 import { busyboxRoot, tmpDir } from '../vm/fixtures';
 import { quietSdkLogger, removeDir, silentLogger } from '../activities/helpers';
@@ -30,15 +32,27 @@ afterAll(() => {
   expect(alive).toEqual([]);
 });
 
-test('a foreign root comes back from its VM with the files the program made, their owners, modes and hard links, and its exit code', async () => {
-  const stateDir = path.join(dir, 'state');
+/** GNU tar of arm64 with what it links to: the root's own tar writes it back in the VM (xattrs kept). */
+const TAR_PACKAGES = ['tar', 'libc6', 'libacl1', 'libselinux1', 'libpcre2-8-0'];
+
+async function arm64Root(parent: string): Promise<string> {
+  const root = await busyboxRoot('aarch64', parent);
+  for (const name of TAR_PACKAGES) {
+    const { deb } = await fetchArchPackage('aarch64', name, { stateDir: loadConfig().stateDir });
+    execFileSync('dpkg-deb', ['-x', deb, root]);
+  }
+  return root;
+}
+
+test.each(['auto', 'vm'] as const)('SBORKA_FOREIGN_ROOT_COPY=%s: the root comes back from its VM with the files the program made, their owners, modes and hard links, and its exit code', async (copy) => {
+  const stateDir = path.join(dir, copy);
   fs.mkdirSync(stateDir);
   // The VM kernels come from the project's cache (downloaded once for every test file).
   fs.symlinkSync(path.join(loadConfig().stateDir, 'vm-kernels'), path.join(stateDir, 'vm-kernels'));
-  const config = loadConfig({ SBORKA_STATE_DIR: stateDir, SBORKA_FOREIGN_ROOT_COPY: 'auto' });
+  const config = loadConfig({ SBORKA_STATE_DIR: stateDir, SBORKA_FOREIGN_ROOT_COPY: copy });
   const seen: Record<string, unknown> = {};
   const probe = defineKind('noop', async (ctx) => {
-    const root = await busyboxRoot('aarch64', ctx.workDir);
+    const root = await arm64Root(ctx.workDir);
     const r = await runInRoot(ctx, root, 'arm64', { argv: ['/bin/sh', '-c', SCRIPT], phase: 'probe' });
     const made = fs.statSync(path.join(root, 'made'));
     Object.assign(seen, {
@@ -58,6 +72,7 @@ test('a foreign root comes back from its VM with the files the program made, the
     ok: false, failure: '/bin/sh exited with code 3 in the aarch64 VM',
     made: 'made\n', owner: [1500, 1500], mode: 0o640, links: 2, linked: true, dirMode: 0o710, busybox: 0o755,
   });
-  // This host allows loop mounts: the root came back through one.
-  expect(fs.readFileSync(result.logPath, 'utf8')).toContain('"mount","-t","ext4","-o","loop,ro"');
+  // This host allows loop mounts: `auto` took one, `vm` did not.
+  const mounts = fs.readFileSync(result.logPath, 'utf8').match(/"mount","-t","ext4","-o","loop,ro"/g) ?? [];
+  expect(mounts).toHaveLength(copy === 'auto' ? 1 : 0);
 });
