@@ -18,6 +18,14 @@ mib=$((1024 * 1024))
 rm -rf "$work"
 mkdir -p "$work/root"
 cd "$work"
+# Each phase's seconds go to phases.tsv, which bench/image.ts prints next to sborka's steps.
+phase_started=$(date +%s.%N)
+phase() {
+  local now
+  now=$(date +%s.%N)
+  awk -v name="$1" -v a="$now" -v b="$phase_started" 'BEGIN { printf "%s\t%.1f\n", name, a - b }' >>phases.tsv
+  phase_started=$now
+}
 epoch=$(date +%s)
 export SOURCE_DATE_EPOCH=$epoch
 
@@ -30,6 +38,7 @@ mmdebstrap --mode=unshare --variant=minbase --format=tar --architectures=amd64 \
   "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-updates main" \
   "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main" \
   2>mmdebstrap.log
+phase root
 
 # configure: the recipe's settings, then the initramfs inside the root.
 tar --extract --file=rootfs.tar --directory=root --numeric-owner --same-owner --same-permissions --xattrs --xattrs-include='*'
@@ -50,9 +59,11 @@ bwrap --bind "$PWD/root" / --dev /dev --proc /proc --tmpfs /tmp --tmpfs /run --u
 rm -f root/usr/sbin/policy-rc.d
 tar --create --file=configured.tar --directory=root --sort=name --numeric-owner --xattrs --xattrs-include='*' --format=pax \
   --pax-option='exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime' --mtime="@$epoch" --clamp-mtime --one-file-system .
+phase configure
 
 # The tar output is the configured root.
 cp configured.tar debian-minimal-x86_64-cloud.tar
+phase tar
 
 # The bootable img: an ext4 root in a dos-partitioned disk, GRUB for BIOS in the MBR gap.
 uuid=$(cat /proc/sys/kernel/random/uuid)
@@ -81,3 +92,4 @@ dd if=/usr/lib/grub/i386-pc/boot.img of=disk.img bs=440 count=1 conv=notrunc sta
 dd if=core.img of=disk.img bs=512 seek=1 conv=notrunc status=none
 mv disk.img debian-minimal-x86_64-cloud.img
 sha256sum debian-minimal-x86_64-cloud.img debian-minimal-x86_64-cloud.tar >SHA256SUMS
+phase img

@@ -2,14 +2,17 @@
 // bundle and one set of activities. A build host serves its arch's queue; the one-machine
 // setup serves the control queue and every arch the debian toolchain can emulate.
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { Client } from '@temporalio/client';
-import { bundleWorkflowCode, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities, type KindRegistry } from '../activities';
 import { createPublishActivities } from '../activities/publish';
 import { createQueueWatchActivities } from '../activities/queue-watch';
+import type { BuildPlan } from '../dsl/plan';
 import type { Config } from './config';
 import { connectWorker } from './temporal-connection';
+import { cachedWorkflowBundle } from './workflow-bundle';
 
 /** BuildProduct runs here; BuildVariant runs on its variant's build-<arch> queue. */
 export const CONTROL_QUEUE = 'sborka';
@@ -23,17 +26,23 @@ export function defaultQueues(): string[] {
   return [CONTROL_QUEUE, ...['x86_64', 'aarch64', 'riscv64'].map((a) => `build-${a}`)];
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** Bundling takes seconds: do it once per process. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
+/**
+ * The default queues a build of these plans uses: the control queue and its variants'. A
+ * `sborka build` serves only those, since each worker costs its process a compile of the
+ * workflow bundle at start.
+ */
+export function queuesFor(plans: readonly BuildPlan[]): string[] {
+  const used = new Set(plans.flatMap((p) => p.variants.map((v) => v.taskQueue)));
+  return defaultQueues().filter((q) => q === CONTROL_QUEUE || used.has(q));
+}
+
+let bundle: Promise<WorkflowBundle> | undefined;
+/** Bundling takes seconds: once per process, and from the installation's cache while the workflow code is unchanged. */
+export function workflowBundle(config: Config, logger: Logger): Promise<WorkflowBundle> {
+  // node_modules/.cache: where JavaScript tools keep what they derive from a project's code.
+  bundle ??= cachedWorkflowBundle(require.resolve('../workflows'), path.join(config.projectRoot, 'node_modules', '.cache', 'sborka-workflow-bundle'), logger);
   return bundle;
 }
-const quietBundlerLogger = {
-  log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined,
-  warn: (m: string) => process.stderr.write(`bundler: ${m}\n`),
-  error: (m: string) => process.stderr.write(`bundler: ${m}\n`),
-};
 
 let runtimeInstalled = false;
 /** Routes the Temporal core's own logs into our pino logger, once per process. */
@@ -72,7 +81,7 @@ export async function startWorkers(opts: {
     ...createQueueWatchActivities(opts.client),
     ...createPublishActivities({ config: opts.config, logger: opts.logger }),
   };
-  const workflowBundleCode = await workflowBundle();
+  const workflowBundleCode = await workflowBundle(opts.config, opts.logger);
   const workers = await Promise.all(
     opts.queues.map((taskQueue) =>
       Worker.create({

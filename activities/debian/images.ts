@@ -21,6 +21,8 @@ export const debianBuildKind = defineKind('build', async (ctx, params) => {
       arch: params.arch, branch: params.branch, output: params.output,
       rootfs: { step: src.step, key: src.key, sha256: src.rootfsSha256, sourceDateEpoch: src.sourceDateEpoch },
     },
+    // The writer hashed its image (or took an input's digest): the store need not read it again.
+    digests: { [written.values.file]: written.values.sha256 },
   };
 });
 

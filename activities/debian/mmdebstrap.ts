@@ -1,11 +1,11 @@
 // mmdebstrap for the build roots: unshare mode (user, mount and pid namespaces; no host
 // root needed), packages pinned to the lock's versions, downloads shared through a local
-// .deb cache, and the dpkg status copied out so the result can be checked against the lock.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+// .deb cache, the apt lists resolve left (no update of its own) when this host has them, and
+// the dpkg status copied out so the result can be checked against the lock.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Config } from '../../service/config';
+import { sha256File } from '../store';
 import { sourceLine } from './apt';
 import { debFileName, type Lock, type LockedPackage } from './lock';
 
@@ -35,6 +35,8 @@ export interface MmdebstrapRun {
   baseTar?: boolean;
   /** Keep the debs inside the root (a foreign root is installed later, where it can run). */
   keepDebs?: boolean;
+  /** apt lists of the lock's sources to install from instead of running `apt-get update`. */
+  listsDir?: string;
 }
 
 /** Special hooks split their arguments on spaces: refuse paths they would misread. */
@@ -47,7 +49,7 @@ export function mmdebstrapArgv(r: MmdebstrapRun): string[] {
   const foreign = r.lock.debArch !== hostDebArch();
   // The extract variant runs no customize hooks: its last hooks run after extraction.
   const last = r.variant === 'extract' ? '--extract-hook' : '--customize-hook';
-  const skips = ['essential/unlink', ...(foreign ? ['check/qemu'] : []), ...(r.keepDebs ? ['cleanup/apt/cache'] : [])];
+  const skips = ['essential/unlink', ...(foreign ? ['check/qemu'] : []), ...(r.keepDebs ? ['cleanup/apt/cache'] : []), ...(r.listsDir ? ['update'] : [])];
   return [
     'mmdebstrap',
     '--mode=unshare',
@@ -56,28 +58,26 @@ export function mmdebstrapArgv(r: MmdebstrapRun): string[] {
     `--architectures=${r.lock.debArch}`,
     `--skip=${skips.join(',')}`,
     ...(r.include.length ? [`--include=${r.include.join(',')}`] : []),
-    // The base layer without its /dev entries: mmdebstrap makes /dev itself.
-    ...(r.baseTar ? ['--setup-hook=mmtarfilter --path-exclude="/dev/*" < "$SBORKA_BASE_TAR" | tar --extract --xattrs --xattrs-include="*" --numeric-owner --directory "$1"'] : []),
+    // The base layer without its /dev entries: mmdebstrap makes /dev itself. tar skips them
+    // on its own (mmtarfilter would rewrite the whole stream in Python first).
+    ...(r.baseTar ? ['--setup-hook=tar --extract --file="$SBORKA_BASE_TAR" --exclude="./dev/*" --xattrs --xattrs-include="*" --numeric-owner --directory "$1"'] : []),
     '--setup-hook=mkdir -p "$1/var/cache/apt/archives/"',
+    // The lists apt downloaded and verified for resolve: updating again would only repeat that.
+    ...(r.listsDir ? [`--setup-hook=sync-in ${hookPath(r.listsDir)} /var/lib/apt/lists/`] : []),
     `--setup-hook=sync-in ${hookPath(r.seedDir)} /var/cache/apt/archives/`,
     `${last}=sync-out /var/cache/apt/archives ${hookPath(r.debsOut)}`,
     // An unpacked root has no dpkg status yet.
     ...(r.variant === 'extract' ? [] : [`${last}=copy-out /var/lib/dpkg/status ${hookPath(r.statusOut)}`]),
-    // apt leaves partial/ untouched when every deb came from the cache, and stamps it when it
-    // downloads: one mtime either way, or a warm cache would change the root's bytes.
-    `${last}=if [ -d "$1/var/cache/apt/archives/partial" ]; then touch --no-dereference --date="@$SOURCE_DATE_EPOCH" "$1/var/cache/apt/archives/partial"; fi`,
+    // apt leaves a partial/ untouched when it downloads nothing into it (every deb from the
+    // cache, the lists from resolve) and stamps it when it does: one mtime either way, or a
+    // warm cache would change the root's bytes.
+    `${last}=for d in "$1/var/cache/apt/archives/partial" "$1/var/lib/apt/lists/partial"; do if [ -d "$d" ]; then touch --no-dereference --date="@$SOURCE_DATE_EPOCH" "$d"; fi; done`,
     // mmdebstrap copies the host's resolv.conf and hostname in: they must not reach the image.
     `${last}=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"`,
     r.lock.suite,
     r.target,
     ...r.lock.sources.map(sourceLine),
   ];
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Hard-links (or copies) the cached debs of `packages` whose digest matches the lock into seedDir. */
@@ -120,6 +120,8 @@ export async function keepDebs(debsDir: string, cacheDir: string): Promise<numbe
       // not cached yet
     }
     const tmp = path.join(cacheDir, `.${name}.${process.pid}.tmp`);
+    // A copy, not a link: the scratch name's removal would change the cached inode's ctime,
+    // and a tar reading it at that moment (another build's sync-in) would fail.
     await fs.copyFile(path.join(debsDir, name), tmp);
     await fs.rename(tmp, dest);
     added += 1;

@@ -11,13 +11,15 @@ import { defineKind, type KindContext } from '../kinds/registry';
 import { appendLogLines } from '../step-log';
 import { StepStore, type StoreEntry } from '../store';
 import { debFileName, pinned, readLockFromInputs, type Lock, type LockedPackage } from './lock';
+import { snapshotLists } from './apt-state';
+import { prefetchDebs } from './deb-prefetch';
 import { compareWithLock, debCacheDir, hostDebArch, installedPackages, keepDebs, linkOrCopy, mmdebstrapArgv, seedDebs } from './mmdebstrap';
 import { runTool, tail } from './run-tool';
 
 export const ROOTFS = 'rootfs.tar';
 const BASE_TAR = 'base.tar';
 /** Bump when the base layer's recipe (mmdebstrap options) changes: old base entries stop matching. */
-const BASE_LAYER_VERSION = 1;
+const BASE_LAYER_VERSION = 2;
 
 export const prepareRootKind = defineKind('prepare-root', async (ctx, params) => {
   const lock = await readLockFromInputs(ctx.step.id, ctx.inputs);
@@ -25,22 +27,25 @@ export const prepareRootKind = defineKind('prepare-root', async (ctx, params) =>
     throw badInput(`step "${ctx.step.id}": the lock is for ${lock.suite}/${lock.arch}, the step builds ${params.branch}/${params.arch}`);
   }
   const target = path.join(ctx.outputsDir, ROOTFS);
+  const lists = await listsOf(ctx, lock);
   const common = { arch: lock.arch, debArch: lock.debArch, suite: lock.suite, sourceDateEpoch: lock.sourceDateEpoch, packages: lock.packages.length, ...(lock.kernel ? { kernelVersion: lock.kernel.release } : {}) };
 
   if (lock.debArch !== hostDebArch()) {
     // Unpacked in one go: extracting is cheap, and nothing of a foreign root can be installed here.
-    await mmdebstrap(ctx, lock, { variant: 'extract', packages: lock.packages, wanted: lock.packages, target, keepDebs: true, phase: 'unpacking' });
+    await mmdebstrap(ctx, lock, { variant: 'extract', packages: lock.packages, wanted: lock.packages, target, keepDebs: true, lists, phase: 'unpacking' });
     return { values: { ...common, unpacked: true } };
   }
 
   const base = lock.packages.filter((p) => p.layer === 'base');
   const product = lock.packages.filter((p) => p.layer === 'product');
-  const { entry: baseEntry, cached: baseCached } = await baseLayer(ctx, lock, base);
+  // While the base layer installs, the product layer's debs download (they need resolve's lists).
+  const fetchProduct = lists && product.length ? () => prefetchDebs(ctx, lock, product, lists, debCacheDir(ctx.config)) : undefined;
+  const { entry: baseEntry, cached: baseCached } = await baseLayer(ctx, lock, base, lists, fetchProduct);
   const baseTar = path.join(baseEntry.outputsDir, BASE_TAR);
   if (product.length === 0) {
     await linkOrCopy(baseTar, target);
   } else {
-    await mmdebstrap(ctx, lock, { variant: 'apt', packages: product, wanted: lock.packages, target, baseTar, phase: 'installing the packages' });
+    await mmdebstrap(ctx, lock, { variant: 'apt', packages: product, wanted: lock.packages, target, baseTar, lists, phase: 'installing the packages' });
   }
   return { values: { ...common, unpacked: false, baseKey: baseEntry.key, baseCached, productPackages: product.length } };
 });
@@ -54,8 +59,13 @@ export function baseLayerKey(lock: Lock, toolchainVersion: string): string {
   }));
 }
 
-/** The base layer from the store, or built and committed to it under its own key. */
-async function baseLayer(ctx: KindContext, lock: Lock, base: readonly LockedPackage[]): Promise<{ entry: StoreEntry; cached: boolean }> {
+/**
+ * The base layer from the store, or built and committed to it under its own key; `alongside`
+ * runs while it builds (a failure of its own is not the layer's).
+ */
+async function baseLayer(
+  ctx: KindContext, lock: Lock, base: readonly LockedPackage[], lists: string | undefined, alongside?: () => Promise<unknown>,
+): Promise<{ entry: StoreEntry; cached: boolean }> {
   const store = new StepStore(ctx.config.storeDir);
   const key = baseLayerKey(lock, ctx.toolchain.version);
   const hit = await store.lookup(key);
@@ -66,7 +76,16 @@ async function baseLayer(ctx: KindContext, lock: Lock, base: readonly LockedPack
   await appendLogLines(ctx.logPath, [`--- sborka: base layer (${base.length} packages): building, store key ${key}`]);
   const staging = await store.createStaging();
   try {
-    await mmdebstrap(ctx, lock, { variant: 'custom', packages: base, wanted: base, target: path.join(staging.outputsDir, BASE_TAR), phase: 'base layer' });
+    // Both settle before anything goes on: no process of the step is left running behind it.
+    const [built, beside] = await Promise.allSettled([
+      mmdebstrap(ctx, lock, { variant: 'custom', packages: base, wanted: base, target: path.join(staging.outputsDir, BASE_TAR), lists, phase: 'base layer' }),
+      alongside?.(),
+    ]);
+    if (built.status === 'rejected') throw built.reason;
+    if (beside.status === 'rejected') {
+      if (ctx.signal.aborted) throw beside.reason;
+      ctx.logger.warn({ err: String(beside.reason) }, 'prepare-root: fetching the next layer\'s debs failed');
+    }
     const entry = await store.commit(staging, {
       key, kind: 'prepare-root-base',
       values: { suite: lock.suite, arch: lock.arch, debArch: lock.debArch, sourceDateEpoch: lock.sourceDateEpoch, packages: base.length },
@@ -87,7 +106,21 @@ interface LayerRun {
   target: string;
   baseTar?: string;
   keepDebs?: boolean;
+  /** apt lists of the lock's sources (see listsOf); mmdebstrap updates its own without them. */
+  lists?: string;
   phase: string;
+}
+
+/**
+ * The lists resolve left in this host's apt tree of the lock's sources, linked into the work
+ * directory, or undefined when no resolve of them ran here. Lists newer than the lock are
+ * fine: the versions are pinned and the installed root is checked against the lock.
+ */
+async function listsOf(ctx: KindContext, lock: Lock): Promise<string | undefined> {
+  const dir = path.join(ctx.workDir, 'apt-lists');
+  const found = await snapshotLists(ctx.config, lock.debArch, lock.sources, ctx.signal, dir);
+  await appendLogLines(ctx.logPath, [found ? `--- sborka: apt lists from this host's apt tree of the lock's sources (mmdebstrap skips its update)` : '--- sborka: no apt lists of the lock\'s sources on this host: mmdebstrap updates its own']);
+  return found ? dir : undefined;
 }
 
 async function mmdebstrap(ctx: KindContext, lock: Lock, run: LayerRun): Promise<void> {
@@ -103,7 +136,7 @@ async function mmdebstrap(ctx: KindContext, lock: Lock, run: LayerRun): Promise<
   await appendLogLines(ctx.logPath, [`--- sborka: ${run.phase}: ${run.packages.length} packages, ${seeded} from the cache ${cacheDir}`]);
   const argv = mmdebstrapArgv({
     variant: run.variant, include: run.packages.map(pinned), lock, target: run.target, seedDir, debsOut, statusOut,
-    baseTar: run.baseTar !== undefined, keepDebs: run.keepDebs,
+    baseTar: run.baseTar !== undefined, keepDebs: run.keepDebs, listsDir: run.lists,
   });
   const result = await runTool(ctx, argv, {
     phase: run.phase,

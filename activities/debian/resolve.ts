@@ -2,16 +2,24 @@
 // indexes, by apt's own solver in a private apt tree (update + simulated install from an
 // empty root). Two simulations: the base set (essential, Priority:required, apt) and the
 // base plus the recipe's packages and kernel; their difference is the product layer.
+// The apt tree persists between builds (apt-state.ts) and every build updates it, so a
+// changed mirror is always seen; when its Release files are unchanged, the lock computed
+// from them for the same request is reused (lock-memo.ts).
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { debianArch } from '../../dsl/arches';
 import type { Repo } from '../../dsl/model';
 import { badInput } from '../failures';
 import { defineKind, type KindContext } from '../kinds/registry';
-import { indexKey, kernelFlavours, makeAptRoot, newestReleaseDate, parseSimulation, readPackageIndexes, suiteSources, type IndexEntry, type SimulatedInstall } from './apt';
+import type { StepParams } from '../../dsl/step-params';
+import { indexKey, kernelFlavours, newestReleaseDate, parseSimulation, readPackageIndexes, suiteSources, type AptRoot, type IndexEntry, type SimulatedInstall } from './apt';
+import { withAptState } from './apt-state';
 import { LOCK_FILE, lockJson, type AptSource, type Lock, type LockedPackage } from './lock';
+import { readMemo, releaseFilesDigest, requestKey, writeMemo } from './lock-memo';
 import { appendLogLines } from '../step-log';
 import { runOrThrow, runTool } from './run-tool';
+
+type ResolveParams = StepParams<'resolve'>;
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9.+-]*[a-z0-9.+]$/;
 /** What minbase installs: mmdebstrap's and debootstrap's definition of a minimal root. */
@@ -27,41 +35,99 @@ export const resolveKind = defineKind('resolve', async (ctx, params) => {
     if (!PACKAGE_NAME.test(name)) throw badInput(`step "${stepId}": package "${name}" is not a valid Debian package name`);
   }
   const repos = await Promise.all(params.repos.map((r) => withKeyPath(stepId, r, ctx.config.projectRoot)));
-  let sources = suiteSources(params.branch, repos);
-  let apt = await makeAptRoot(path.join(ctx.workDir, 'apt'), debArch, sources);
-  let env = { APT_CONFIG: apt.config };
-
-  ctx.progress({ phase: 'apt-get update' });
-  const update = await runTool(ctx, ['apt-get', 'update'], { env, phase: 'apt-get update' });
-  if (!update.ok) {
+  const sources = suiteSources(params.branch, repos);
+  const resolveFrom = (from: AptSource[], mayDrop: boolean) =>
+    withAptState(ctx.config, debArch, from, ctx.signal, (apt) => resolveWith(ctx, params, debArch, from, apt, mayDrop));
+  let lock: Lock;
+  try {
+    lock = await resolveFrom(sources, true);
+  } catch (err) {
+    if (!(err instanceof BrokenSuites)) throw err;
     // A -updates or -security suite whose index does not match its Release (a mirror mid-sync,
     // as trixie's riscv64 ones on ours): the suite itself still resolves, without them, said loudly.
-    const broken = brokenUpdateSources(update.lines, sources, params.branch);
-    if (broken.length === 0) throw update.failure;
-    const names = broken.map((b) => `${b.uri} ${b.suite}`).join(', ');
+    const names = err.broken.map((b) => `${b.uri} ${b.suite}`).join(', ');
     await appendLogLines(ctx.logPath, [`--- sborka: WARNING: resolving without ${names}: the mirror's index does not match its Release file`]);
     ctx.logger.warn({ step: stepId, dropped: names }, 'resolve: update suites dropped');
-    sources = sources.filter((s) => !broken.includes(s));
-    apt = await makeAptRoot(path.join(ctx.workDir, 'apt-retry'), debArch, sources);
-    env = { APT_CONFIG: apt.config };
-    await runOrThrow(ctx, ['apt-get', 'update'], { env, phase: 'apt-get update' });
+    lock = await resolveFrom(sources.filter((s) => !err.broken.includes(s)), false);
+  }
+  // Nothing in the outputs says whether the lock was reused: the same lock must give the same key.
+  await fs.writeFile(path.join(ctx.outputsDir, LOCK_FILE), lockJson(lock));
+  return {
+    values: {
+      suite: lock.suite, arch: lock.arch, debArch, sourceDateEpoch: lock.sourceDateEpoch, packages: lock.packages.length,
+      basePackages: lock.packages.filter((p) => p.layer === 'base').length,
+      ...(lock.kernel ? { kernelRelease: lock.kernel.release } : {}),
+    },
+  };
+});
+
+/** Optional suites whose update failed: resolve again without them. */
+class BrokenSuites extends Error {
+  constructor(readonly broken: AptSource[]) {
+    super(`the update of ${broken.map((b) => b.suite).join(', ')} failed`);
+  }
+}
+
+/**
+ * Updates the lists of the shared apt tree, then takes the lock memoized for these Release
+ * files and this request, or computes it with apt's solver (and memoizes it). With mayDrop,
+ * optional suites whose update failed are thrown as BrokenSuites.
+ */
+async function resolveWith(ctx: KindContext, params: ResolveParams, debArch: string, sources: AptSource[], apt: AptRoot, mayDrop: boolean): Promise<Lock> {
+  const stepId = ctx.step.id;
+  const env = { APT_CONFIG: apt.config };
+  ctx.progress({ phase: 'apt-get update' });
+  // No package cache here: a reused lock needs none, and the simulations make it when they run.
+  const update = await runTool(ctx, ['apt-get', 'update', '-o', 'pkgCacheFile::Generate=false'], { env, phase: 'apt-get update' });
+  if (!update.ok) {
+    const broken = mayDrop ? brokenUpdateSources(update.lines, sources, params.branch) : [];
+    if (broken.length === 0) throw update.failure;
+    throw new BrokenSuites(broken);
   }
   const lists = await fs.readdir(apt.listsDir);
   const mainIndex = `_dists_${params.branch}_main_binary-${debArch}_Packages`;
   if (!lists.some((f) => f.endsWith(mainIndex))) {
     throw badInput(`step "${stepId}": suite ${params.branch} has no ${debArch} packages at ${sources[0]!.uri} (got: ${lists.filter((f) => f.endsWith('_Packages')).join(', ') || 'no Packages index'})`);
   }
-  const index = await readPackageIndexes(apt.listsDir);
-  const sourceDateEpoch = await newestReleaseDate(apt.listsDir);
-  if (sourceDateEpoch === undefined) throw badInput(`step "${stepId}": the Release files of ${params.branch} carry no Date`);
+  const releases = await releaseFilesDigest(apt.listsDir);
+  const key = await requestKey({ params, debArch }, sources);
+  const memo = await readMemo(apt.dir, releases, key);
+  if (memo) {
+    await appendLogLines(ctx.logPath, [`--- sborka: the mirror's Release files are those this request was resolved against before: its lock is reused (Release files ${releases.slice(0, 16)}, request ${key.slice(0, 16)})`]);
+    ctx.logger.info({ step: stepId, releases, request: key }, 'resolve: lock reused, the mirror is unchanged');
+    return memo;
+  }
+  const lock = await computeLock(ctx, params, debArch, sources, apt, env);
+  await writeMemo(apt.dir, releases, key, lock);
+  return lock;
+}
 
-  const kernel = params.kernel ? kernelPackage(stepId, params.kernel, debArch, index) : undefined;
+/** The lock by apt's solver over the indexes: two simulations, the base set and the base plus the request. */
+async function computeLock(ctx: KindContext, params: ResolveParams, debArch: string, sources: AptSource[], apt: AptRoot, env: Record<string, string>): Promise<Lock> {
+  const stepId = ctx.step.id;
   const removals = params.exclude.map((e) => `${e}-`);
-  ctx.progress({ phase: 'resolving the base set' });
-  const base = await simulate(ctx, env, [...BASE_SET, ...removals], 'the base system (essential, required, apt)');
-  ctx.progress({ phase: 'resolving the packages' });
+  // apt's package cache once, then both simulations and the reading of the indexes side by
+  // side: none needs another's result (the kernel's package is named by its flavour).
+  ctx.progress({ phase: 'apt-cache gencaches' });
+  await runOrThrow(ctx, ['apt-cache', 'gencaches'], { env, phase: 'apt-cache gencaches' });
+  ctx.progress({ phase: 'resolving the base set and the packages' });
+  const kernel = params.kernel ? kernelPackage(params.kernel, debArch) : undefined;
   const requested = [...params.packages, ...(kernel ? [kernel] : [])];
-  const full = await simulate(ctx, env, [...BASE_SET, ...requested, ...removals], `the packages ${requested.join(', ')}`);
+  const [baseRun, fullRun, indexRun] = await Promise.allSettled([
+    simulate(ctx, env, [...BASE_SET, ...removals], 'the base system (essential, required, apt)'),
+    simulate(ctx, env, [...BASE_SET, ...requested, ...removals], `the packages ${requested.join(', ')}`),
+    Promise.all([readPackageIndexes(apt.listsDir), newestReleaseDate(apt.listsDir)]),
+  ]);
+  // All settled (no apt left running behind the step), the failures told in the order the
+  // steps depend on each other: the base set, the indexes, the kernel flavour, the packages.
+  if (baseRun.status === 'rejected') throw baseRun.reason;
+  if (indexRun.status === 'rejected') throw indexRun.reason;
+  const [index, sourceDateEpoch] = indexRun.value;
+  if (params.kernel && kernel) checkKernel(stepId, params.kernel, kernel, debArch, index);
+  if (fullRun.status === 'rejected') throw fullRun.reason;
+  const base = baseRun.value;
+  const full = fullRun.value;
+  if (sourceDateEpoch === undefined) throw badInput(`step "${stepId}": the Release files of ${params.branch} carry no Date`);
 
   const baseKeys = new Set(base.map((p) => indexKey(p.name, p.version, p.arch)));
   const packages: LockedPackage[] = full.map((p) => {
@@ -72,7 +138,7 @@ export const resolveKind = defineKind('resolve', async (ctx, params) => {
   const excluded = packages.filter((p) => params.exclude.includes(p.name));
   if (excluded.length) throw badInput(`step "${stepId}": excluded packages would still be installed: ${excluded.map((p) => p.name).join(', ')}`);
 
-  const lock: Lock = {
+  return {
     lockVersion: 1,
     suite: params.branch,
     arch: params.arch,
@@ -85,15 +151,7 @@ export const resolveKind = defineKind('resolve', async (ctx, params) => {
     ...(kernel && params.kernel ? { kernel: { flavour: params.kernel, package: kernel, release: kernelRelease(stepId, kernel, debArch, packages) } } : {}),
     packages,
   };
-  await fs.writeFile(path.join(ctx.outputsDir, LOCK_FILE), lockJson(lock));
-  return {
-    values: {
-      suite: lock.suite, arch: lock.arch, debArch, sourceDateEpoch, packages: packages.length,
-      basePackages: packages.filter((p) => p.layer === 'base').length,
-      ...(lock.kernel ? { kernelRelease: lock.kernel.release } : {}),
-    },
-  };
-});
+}
 
 /** The default -updates/-security sources whose index apt could not fetch (never the suite itself or a recipe's repo). */
 function brokenUpdateSources(lines: readonly string[], sources: readonly AptSource[], suite: string): AptSource[] {
@@ -123,13 +181,16 @@ async function simulate(ctx: KindContext, env: Record<string, string>, args: rea
   return installs;
 }
 
-function kernelPackage(stepId: string, flavour: string, debArch: string, index: Map<string, IndexEntry>): string {
-  const names = new Set([...index.keys()].map((k) => k.slice(0, k.indexOf('\0'))));
-  const candidates = DEFAULT_FLAVOURS.has(flavour) ? [`linux-image-${debArch}`] : [`linux-image-${flavour}-${debArch}`];
-  const found = candidates.find((c) => names.has(c));
-  if (found) return found;
+/** The metapackage of a kernel flavour: linux-image-<debArch> (Debian's default) or linux-image-<flavour>-<debArch>. */
+function kernelPackage(flavour: string, debArch: string): string {
+  return DEFAULT_FLAVOURS.has(flavour) ? `linux-image-${debArch}` : `linux-image-${flavour}-${debArch}`;
+}
+
+/** A flavour the indexes lack is the recipe's error, told with the flavours there are. */
+function checkKernel(stepId: string, flavour: string, pkg: string, debArch: string, index: Map<string, IndexEntry>): void {
+  if ([...index.keys()].some((k) => k.startsWith(`${pkg}\0`))) return;
   const available = kernelFlavours(index, debArch);
-  throw badInput(`step "${stepId}": kernel flavour "${flavour}" has no package ${candidates.join(' or ')} for ${debArch}; flavours there: default${available.length ? `, ${available.join(', ')}` : ''}`);
+  throw badInput(`step "${stepId}": kernel flavour "${flavour}" has no package ${pkg} for ${debArch}; flavours there: default${available.length ? `, ${available.join(', ')}` : ''}`);
 }
 
 /** The kernel release (uname -r) the flavour's metapackage pulled in: linux-image-<release>. */

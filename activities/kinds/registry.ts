@@ -47,6 +47,8 @@ export interface KindContext {
 export interface KindResult {
   /** Small structured results recorded in the manifest. */
   values?: Record<string, unknown>;
+  /** sha256 of outputs the kind computed already, by path under outputsDir: the store does not read them again. */
+  digests?: Record<string, string>;
 }
 
 export interface KindExecutor {

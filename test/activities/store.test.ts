@@ -46,6 +46,20 @@ describe('StepStore', () => {
     await expect(store.lookup('b'.repeat(64))).resolves.toBeUndefined();
   });
 
+  it('takes the digests a step already knows instead of reading those files, and leaves no scratch behind', async () => {
+    const staging = await stage({ 'image.img': 'disk bytes', 'other.txt': 'other' });
+    fs.mkdirSync(path.join(staging.workDir, 'root', 'etc'), { recursive: true });
+    fs.writeFileSync(path.join(staging.workDir, 'root', 'etc', 'hostname'), 'scratch\n');
+    // A digest that is not the content's shows that the known one is used as given.
+    const known = 'f'.repeat(64);
+    const entry = await store.commit(staging, { key: KEY_A, kind: 'build', digests: { 'image.img': known } });
+    expect(entry.manifest.outputs.files).toEqual([
+      { path: 'image.img', sha256: known, size: 10 },
+      { path: 'other.txt', sha256: sha('other'), size: 5 },
+    ]);
+    expect(fs.readdirSync(store.tmpDir)).toEqual([]);
+  });
+
   it('never shows an entry without its manifest (a writer that died mid-way)', async () => {
     const staging = await stage({ 'x': 'x' });
     await expect(store.lookup(KEY_A)).resolves.toBeUndefined();

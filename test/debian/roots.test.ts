@@ -10,6 +10,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
 import { configureHostInputs } from '../../activities/debian/configure';
 import { registerDebianKinds } from '../../activities/debian/index';
+import { aptStateDir } from '../../activities/debian/apt-state';
 import { baseLayerKey } from '../../activities/debian/prepare-root';
 import { Lock, LOCK_FILE } from '../../activities/debian/lock';
 import { copyIntoRoot, resolveInRoot } from '../../activities/debian/root-fs';
@@ -71,9 +72,11 @@ describe('resolve', () => {
     expect(less.version).toMatch(/^\d/);
     expect(lock.packages.find((p) => p.name === 'dpkg')).toMatchObject({ layer: 'base', arch: 'amd64' });
     expect(lock.packages.find((p) => p.name === 'libc6')?.source).toBe('glibc');
-    // A non-cacheable step's key is its outputs' digest: later steps cache on it.
+    // A non-cacheable step's key is its outputs' digest: later steps cache on it. The mirror is
+    // asked again, and its Release files being those of the first lock, that lock is reused.
     const again = await run(resolveStep(['less']));
     expect(again.key).toBe(first.key);
+    expect(fs.readFileSync(again.logPath, 'utf8')).toMatch(/apt-get.*update[\s\S]*its lock is reused/);
   });
 
   test('a package that does not exist fails as BadInput naming it, with apt\'s message', async () => {
@@ -95,7 +98,7 @@ describe('prepare-root and configure (x86_64)', () => {
   let lessLock: StepResult;
   let lessRoot: StepResult;
 
-  test('two layers; the same lock rebuilt from scratch gives a bit-identical rootfs.tar', async () => {
+  test('two layers; the same lock rebuilt from scratch (with or without resolve\'s apt lists) gives a bit-identical rootfs.tar', async () => {
     lessLock = await run(resolveStep(['less']));
     // The first build downloads every deb (an empty cache of its own), the rebuild takes them
     // all from that cache: both must give the same bytes.
@@ -114,16 +117,25 @@ describe('prepare-root and configure (x86_64)', () => {
     const store = new StepStore(config.storeDir);
     expect(await store.lookup(values.baseKey as string)).toBeDefined();
 
-    // Nothing cached any more (both layers gone): a real rebuild with the same lock.
+    expect(fs.readFileSync(lessRoot.logPath, 'utf8')).toContain('apt lists from this host\'s apt tree');
+    // The product layer's deb came while the base layer was built, and was installed from the cache.
+    expect(fs.readFileSync(lessRoot.logPath, 'utf8')).toMatch(/fetched 1 of the 1 debs the next layer lacks[\s\S]*installing the packages: 1 packages, 1 from the cache/);
+
+    // Nothing cached any more (both layers gone): a real rebuild with the same lock, this time
+    // without resolve's apt lists (another host's worker), so mmdebstrap updates its own.
     expect(await store.remove(lessRoot.key)).toBe(true);
     expect(await store.remove(values.baseKey as string)).toBe(true);
     process.env.SBORKA_DEBIAN_CACHE_DIR = path.join(stateDir, 'cold-debs');
+    const aptState = aptStateDir(config, 'amd64', readLock(lessLock).sources);
+    fs.renameSync(aptState, `${aptState}.aside`);
     let rebuilt: StepResult;
     try {
       rebuilt = await run(prepareStep(), { resolve: lessLock.key });
     } finally {
       process.env.SBORKA_DEBIAN_CACHE_DIR = sharedCache;
+      fs.renameSync(`${aptState}.aside`, aptState);
     }
+    expect(fs.readFileSync(rebuilt.logPath, 'utf8')).toContain('mmdebstrap updates its own');
     expect(fs.readFileSync(rebuilt.logPath, 'utf8')).toMatch(/base layer: \d+ packages, [1-9]\d* from the cache/);
     expect(rebuilt.cached).toBe(false);
     expect(rebuilt.outputs.values.baseCached).toBe(false);

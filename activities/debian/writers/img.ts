@@ -52,18 +52,6 @@ export async function writeImg(w: WriterContext, src: RootSource, req: ImageRequ
     throw badInput(`img: size ${diskSize} bytes is too small for this root (about ${Math.ceil(needed / MiB) + 1} MiB needed); raise the output's size`);
   }
 
-  const fakeTime = { E2FSPROGS_FAKE_TIME: String(epoch), SOURCE_DATE_EPOCH: String(epoch) };
-  const ext4 = path.join(w.workDir, 'root.ext4');
-  await fs.writeFile(ext4, '');
-  await fs.truncate(ext4, partSize);
-  w.progress({ phase: 'mkfs.ext4' });
-  await w.run([
-    'mkfs.ext4', '-q', '-F', '-t', 'ext4', '-b', '4096', '-I', '256', '-L', 'root', '-U', rootUuid,
-    '-E', `hash_seed=${hashSeed},lazy_itable_init=0,lazy_journal_init=0`, '-d', root, ext4,
-  ], { env: fakeTime });
-  w.progress({ phase: 'clamping inode times' });
-  await clampInodeTimes(w, ext4, epoch, fakeTime);
-
   w.progress({ phase: 'partitioning' });
   const disk = path.join(w.workDir, 'disk.img');
   await fs.writeFile(disk, '');
@@ -72,9 +60,17 @@ export async function writeImg(w: WriterContext, src: RootSource, req: ImageRequ
   await fs.writeFile(layout, `label: dos\nlabel-id: ${diskId}\nunit: sectors\n\nstart=${ROOT_OFFSET / 512}, type=83, bootable\n`);
   // sfdisk reads its script from stdin only; the shell text is fixed, the paths are arguments.
   await w.run(['sh', '-c', 'exec sfdisk --quiet --no-reread --no-tell-kernel "$1" < "$2"', 'sh', disk, layout]);
-  w.progress({ phase: 'copying root partition' });
-  await w.run(['dd', `if=${ext4}`, `of=${disk}`, 'bs=1M', `seek=${ROOT_OFFSET / MiB}`, 'conv=notrunc,sparse', 'status=none']);
-  await fs.rm(ext4);
+
+  // The file system is made in place, inside the partition: no separate file copied into the disk.
+  const fakeTime = { E2FSPROGS_FAKE_TIME: String(epoch), SOURCE_DATE_EPOCH: String(epoch) };
+  w.progress({ phase: 'mkfs.ext4' });
+  await w.run([
+    'mkfs.ext4', '-q', '-F', '-t', 'ext4', '-b', '4096', '-I', '256', '-L', 'root', '-U', rootUuid,
+    '-E', `offset=${ROOT_OFFSET},hash_seed=${hashSeed},lazy_itable_init=0,lazy_journal_init=0`, '-d', root, disk, String(partSize / 4096),
+  ], { env: fakeTime });
+  w.progress({ phase: 'clamping inode times' });
+  // e2fsprogs opens a file system at an offset inside a file as "file?offset=N".
+  await clampInodeTimes(w, `${disk}?offset=${ROOT_OFFSET}`, epoch, fakeTime);
   if (bootloader === 'grub-i386-pc') await installGrub(w, disk);
 
   return finish(disk, outputsDir, req.fileName, 'img', {
