@@ -12,7 +12,6 @@ import { appendLogLines } from '../step-log';
 import { StepStore, type StoreEntry } from '../store';
 import { debFileName, pinned, readLockFromInputs, type Lock, type LockedPackage } from './lock';
 import { snapshotLists } from './apt-state';
-import { prefetchDebs } from './deb-prefetch';
 import { compareWithLock, debCacheDir, hostDebArch, installedPackages, keepDebs, linkOrCopy, mmdebstrapArgv, seedDebs } from './mmdebstrap';
 import { runTool, tail } from './run-tool';
 
@@ -38,9 +37,7 @@ export const prepareRootKind = defineKind('prepare-root', async (ctx, params) =>
 
   const base = lock.packages.filter((p) => p.layer === 'base');
   const product = lock.packages.filter((p) => p.layer === 'product');
-  // While the base layer installs, the product layer's debs download (they need resolve's lists).
-  const fetchProduct = lists && product.length ? () => prefetchDebs(ctx, lock, product, lists, debCacheDir(ctx.config)) : undefined;
-  const { entry: baseEntry, cached: baseCached } = await baseLayer(ctx, lock, base, lists, fetchProduct);
+  const { entry: baseEntry, cached: baseCached } = await baseLayer(ctx, lock, base, lists);
   const baseTar = path.join(baseEntry.outputsDir, BASE_TAR);
   if (product.length === 0) {
     await linkOrCopy(baseTar, target);
@@ -59,13 +56,8 @@ export function baseLayerKey(lock: Lock, toolchainVersion: string): string {
   }));
 }
 
-/**
- * The base layer from the store, or built and committed to it under its own key; `alongside`
- * runs while it builds (a failure of its own is not the layer's).
- */
-async function baseLayer(
-  ctx: KindContext, lock: Lock, base: readonly LockedPackage[], lists: string | undefined, alongside?: () => Promise<unknown>,
-): Promise<{ entry: StoreEntry; cached: boolean }> {
+/** The base layer from the store, or built and committed to it under its own key. */
+async function baseLayer(ctx: KindContext, lock: Lock, base: readonly LockedPackage[], lists: string | undefined): Promise<{ entry: StoreEntry; cached: boolean }> {
   const store = new StepStore(ctx.config.storeDir);
   const key = baseLayerKey(lock, ctx.toolchain.version);
   const hit = await store.lookup(key);
@@ -76,16 +68,7 @@ async function baseLayer(
   await appendLogLines(ctx.logPath, [`--- sborka: base layer (${base.length} packages): building, store key ${key}`]);
   const staging = await store.createStaging();
   try {
-    // Both settle before anything goes on: no process of the step is left running behind it.
-    const [built, beside] = await Promise.allSettled([
-      mmdebstrap(ctx, lock, { variant: 'custom', packages: base, wanted: base, target: path.join(staging.outputsDir, BASE_TAR), lists, phase: 'base layer' }),
-      alongside?.(),
-    ]);
-    if (built.status === 'rejected') throw built.reason;
-    if (beside.status === 'rejected') {
-      if (ctx.signal.aborted) throw beside.reason;
-      ctx.logger.warn({ err: String(beside.reason) }, 'prepare-root: fetching the next layer\'s debs failed');
-    }
+    await mmdebstrap(ctx, lock, { variant: 'custom', packages: base, wanted: base, target: path.join(staging.outputsDir, BASE_TAR), lists, phase: 'base layer' });
     const entry = await store.commit(staging, {
       key, kind: 'prepare-root-base',
       values: { suite: lock.suite, arch: lock.arch, debArch: lock.debArch, sourceDateEpoch: lock.sourceDateEpoch, packages: base.length },
