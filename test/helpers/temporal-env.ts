@@ -1,5 +1,6 @@
 // A real Temporal dev server (the project's pinned CLI) and workers for tests: one server
 // per test file, started in beforeAll and torn down in afterAll.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
@@ -79,6 +80,13 @@ export async function startWorker(
 }
 
 /** Polls `probe` until it returns a value (not undefined); throws after `timeoutMs`. */
+/** A test file's end: its workers stopped first (they poll the server), then the server, then its directories. */
+export async function stopTestEnv(env: TestWorkflowEnvironment | undefined, workers: ReadonlyArray<RunningWorker | undefined>, dirs: readonly string[]): Promise<void> {
+  for (const w of workers) await w?.stop();
+  await env?.teardown();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+}
+
 export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;

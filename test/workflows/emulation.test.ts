@@ -18,7 +18,7 @@ import { productStatusQuery, variantStatusQuery } from '../../workflows/api';
 import { BuildProductResult } from '../../workflows/contract';
 import { BuildProduct } from '../../workflows';
 import { ProductStatus, VariantStatus } from '../../workflows/status';
-import { eventually, startTemporal, startWorker, workflowBundle, type RunningWorker } from '../helpers/temporal-env';
+import { eventually, startTemporal, startWorker, workflowBundle, type RunningWorker, stopTestEnv } from '../helpers/temporal-env';
 import { fetchHistories, saveHistories, WRITE_HISTORIES } from './histories';
 
 const CONTROL = 'sborka';
@@ -62,9 +62,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const w of workers) await w.stop();
-  await env?.teardown();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await stopTestEnv(env, workers, [tmp]);
 }, 60_000);
 
 // ---- plans -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import { BuildProductResult, BuildVariantResult } from '../../workflows/contract
 import { BuildProduct, BuildVariant } from '../../workflows';
 import { SA_ARCH, SA_OWNER, SA_PRODUCT, SA_STATE } from '../../workflows/search-attributes';
 import { ProductStatus, VariantStatus } from '../../workflows/status';
-import { eventually, startTemporal, startWorker, workflowBundle, type RunningWorker } from '../helpers/temporal-env';
+import { eventually, startTemporal, startWorker, workflowBundle, type RunningWorker, stopTestEnv } from '../helpers/temporal-env';
 import { fetchHistories, saveHistories, WRITE_HISTORIES } from './histories';
 
 const { EventType } = temporal.api.enums.v1;
@@ -43,9 +43,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.stop();
-  await env?.teardown();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await stopTestEnv(env, [worker], [tmp]);
 }, 60_000);
 
 // ---- plans -------------------------------------------------------------------------

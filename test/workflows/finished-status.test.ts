@@ -13,7 +13,7 @@ import { buildView } from '../../service/builds';
 import { loadConfig } from '../../service/config';
 import { productStatusQuery } from '../../workflows/api';
 import { BuildProduct } from '../../workflows';
-import { startTemporal, startWorker, type RunningWorker } from '../helpers/temporal-env';
+import { startTemporal, startWorker, type RunningWorker, stopTestEnv } from '../helpers/temporal-env';
 
 const QUEUE = 'build-x86_64';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sborka-wf-finished-'));
@@ -30,9 +30,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.stop();
-  await env?.teardown();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await stopTestEnv(env, [worker], [tmp]);
 }, 60_000);
 
 type StepInput = PlanInput['variants'][number]['steps'][number];

@@ -15,7 +15,7 @@ import { loadConfig } from '../../service/config';
 import { syncSchedules } from '../../service/schedules';
 import { CONTROL_QUEUE } from '../../service/worker';
 import { BuildProductResult } from '../../workflows/contract';
-import { eventually, startTemporal, startWorker, type RunningWorker } from '../helpers/temporal-env';
+import { eventually, startTemporal, startWorker, type RunningWorker, stopTestEnv } from '../helpers/temporal-env';
 
 const QUEUE = 'build-x86_64';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sborka-wf-schedules-'));
@@ -32,9 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await schedule?.delete().catch(() => undefined);
-  for (const w of workers) await w.stop();
-  await env?.teardown();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await stopTestEnv(env, workers, [tmp]);
 }, 60_000);
 
 it('a triggered schedule runs BuildProduct under its own id; a second action while it runs is skipped', async () => {
