@@ -102,8 +102,33 @@ export function dpkgStatus(r: StepResult): Map<string, string> {
 }
 
 /**
+ * What the foreign pipelines give configure: settings, a user, an overlay (written under dir:
+ * a motd and the VM initramfs's module list) and a post-install script that records the
+ * arch it ran on in /etc/sborka/script-arch.
+ */
+export function foreignConfigureParams(t: ForeignTarget, dir: string): Record<string, unknown> {
+  const overlay = path.join(dir, 'overlay');
+  fs.mkdirSync(path.join(overlay, 'etc/sborka'), { recursive: true });
+  fs.writeFileSync(path.join(overlay, 'etc/sborka/motd'), 'built by sborka\n');
+  // A VM image's initramfs needs its disk and root fs drivers only: the list a cloud
+  // recipe gives. MODULES=most packs hundreds of modules, one emulated cp each (~8 min).
+  fs.mkdirSync(path.join(overlay, 'etc/initramfs-tools/conf.d'), { recursive: true });
+  fs.writeFileSync(path.join(overlay, 'etc/initramfs-tools/conf.d/vm.conf'), 'MODULES=list\n');
+  fs.writeFileSync(path.join(overlay, 'etc/initramfs-tools/modules'), `${VM_MODULES.join('\n')}\n`);
+  return {
+    settings: {
+      hostname: `foreign-${t.arch}`, timezone: 'Europe/Moscow', locale: 'C.UTF-8', rootPasswordHash: '!',
+      users: [{ name: 'alice', groups: ['users'], uid: 1500 }],
+    },
+    overlays: [{ src: overlay, dest: '/' }],
+    scripts: [{ stage: 'post-install', interpreter: '/bin/sh', inline: 'set -e\necho "sborka-script: $(uname -m) $(dpkg --print-architecture)"\nuname -m > /etc/sborka/script-arch\n' }],
+  };
+}
+
+/**
  * The whole foreign pipeline for one target as a jest suite: built once in beforeAll,
- * checked by its tests, boot-tested once (each boot under TCG costs minutes).
+ * checked by its tests, booted twice: the boot test and a run test (each boot under TCG
+ * costs about a minute).
  */
 export function foreignSuite(T: ForeignTarget): void {
   if (!FOREIGN_ENABLED) {
@@ -133,24 +158,9 @@ export function foreignSuite(T: ForeignTarget): void {
   beforeAll(async () => {
     dir = makeTmpDir(`sborka-foreign-${T.arch}-`);
     env = foreignEnv(dir);
-    const overlay = path.join(dir, 'overlay');
-    fs.mkdirSync(path.join(overlay, 'etc/sborka'), { recursive: true });
-    fs.writeFileSync(path.join(overlay, 'etc/sborka/motd'), 'built by sborka\n');
-    // A VM image's initramfs needs its disk and root fs drivers only: the list a cloud
-    // recipe gives. MODULES=most packs hundreds of modules, one emulated cp each (~8 min).
-    fs.mkdirSync(path.join(overlay, 'etc/initramfs-tools/conf.d'), { recursive: true });
-    fs.writeFileSync(path.join(overlay, 'etc/initramfs-tools/conf.d/vm.conf'), 'MODULES=list\n');
-    fs.writeFileSync(path.join(overlay, 'etc/initramfs-tools/modules'), `${VM_MODULES.join('\n')}\n`);
     lock = await timed('resolve', () => env.run(resolveStep(T)));
     prepared = await timed('prepare-root', () => env.run(prepareStep(T), { resolve: lock.key }));
-    configured = await timed('configure', () => env.run(configureStep(T, {
-      settings: {
-        hostname: `foreign-${T.arch}`, timezone: 'Europe/Moscow', locale: 'C.UTF-8', rootPasswordHash: '!',
-        users: [{ name: 'alice', groups: ['users'], uid: 1500 }],
-      },
-      overlays: [{ src: overlay, dest: '/' }],
-      scripts: [{ stage: 'post-install', interpreter: '/bin/sh', inline: 'set -e\necho "sborka-script: $(uname -m) $(dpkg --print-architecture)"\nuname -m > /etc/sborka/script-arch\n' }],
-    }), { 'prepare-root': prepared.key }));
+    configured = await timed('configure', () => env.run(configureStep(T, foreignConfigureParams(T, dir)), { 'prepare-root': prepared.key }));
     img = await timed('build img', () => env.run(imgStep(T), { configure: configured.key }));
   });
 
@@ -199,6 +209,26 @@ export function foreignSuite(T: ForeignTarget): void {
       const consoleLog = fs.readFileSync(path.join(r.outputDir, 'console.log'), 'utf8');
       expect(consoleLog).toContain(`foreign-${T.arch} login:`);
       expect(consoleLog).toMatch(/Linux version \d/);
+    });
+
+    test('a `test run` command runs inside the booted img: the emulated CPU, the configured root', async () => {
+      // One line from inside the VM: the running kernel's machine, what the post-install
+      // script recorded, dpkg's arch, the hostname configure set and the overlay's motd.
+      const argv = ['/bin/sh', '-c', 'echo "$(uname -m) $(cat /etc/sborka/script-arch) $(dpkg --print-architecture) $(cat /etc/hostname) $(cat /etc/sborka/motd)"'];
+      const want = `${T.arch} ${T.arch} ${debArch} foreign-${T.arch} built by sborka`;
+      const r = await timed('run test', () => env.run(testStep(T, 'test-run', { type: 'run', argv, exitCode: 0, output: want, timeoutMs: 600_000 }), { 'build-img': img.key }));
+      expect(r.outputs.values).toMatchObject({ passed: true, exitCode: 0 });
+      expect(fs.readFileSync(path.join(r.outputDir, 'stdout.txt'), 'utf8')).toBe(`${want}\n`);
+      expect(fs.readFileSync(path.join(r.outputDir, 'stderr.txt'), 'utf8')).toBe('');
+      const result = JSON.parse(fs.readFileSync(path.join(r.outputDir, 'result.json'), 'utf8')) as Record<string, unknown>;
+      expect(result).toMatchObject({ type: 'run', passed: true, exitCode: 0, arch: T.arch, argv });
+      // The harness went into a copy: the built img is untouched.
+      expect(r.outputs.values.image).toBe(img.outputs.values.sha256);
+      // The serial console is kept, in the outputs and in the step log.
+      const consoleLog = fs.readFileSync(path.join(r.outputDir, 'console.log'), 'utf8');
+      expect(consoleLog).toMatch(/Linux version \d/);
+      expect(consoleLog).toMatch(/SBORKA-RUN-DONE-[0-9a-f]{16}/);
+      expect(fs.readFileSync(r.logPath, 'utf8')).toContain('--- sborka: serial console of the VM:');
     });
   });
 }
