@@ -20,7 +20,9 @@ import { ROOTFS } from './prepare-root';
 import { copyIntoRoot, existsInRoot, readInRoot, symlinkInRoot, writeInRoot } from './root-fs';
 import { runOrThrow, runTool, tail } from './run-tool';
 import { runRootBatch, type RootCommand } from './root-batch';
+import { rootRecord } from './root-record';
 import { runInRoot } from './sandbox';
+import { removeSshHostKeys } from './ssh-host-keys';
 
 type ConfigureParams = StepParams<'configure'>;
 
@@ -53,6 +55,8 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
   if (policyRcd) await writeInRoot(root, '/usr/sbin/policy-rc.d', '#!/bin/sh\nexit 101\n', 0o755);
 
   if (facts.unpacked) await installUnpacked(ctx, root, inRoot);
+  // Before the recipe's overlays and scripts: keys a recipe ships on purpose are its own business.
+  await removeSshHostKeys(ctx, root);
 
   ctx.progress({ phase: 'settings' });
   await applySettings(ctx, root, params.settings, batch, sde);
@@ -110,6 +114,7 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
     values: {
       arch: facts.arch, debArch: facts.debArch, suite: facts.suite, sourceDateEpoch: facts.sourceDateEpoch,
       ...(boot ? { kernel: boot.kernel, initrd: boot.initrd, kernelVersion: boot.release } : {}),
+      record: rootRecord(ctx, await configureHostInputs(params, ctx.config)),
     },
   };
 }, configureHostInputs);

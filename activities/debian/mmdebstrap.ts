@@ -2,12 +2,14 @@
 // root needed), packages pinned to the lock's versions, downloads shared through a local
 // .deb cache, the apt lists resolve left (no update of its own) when this host has them, and
 // the dpkg status copied out so the result can be checked against the lock.
+import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Config } from '../../service/config';
 import { sha256File } from '../store';
 import { sourceLine } from './apt';
 import { debFileName, type Lock, type LockedPackage } from './lock';
+import { SSH_HOST_KEY_GLOBS } from './ssh-host-keys';
 
 /** The .deb cache shared by every build on this host (SBORKA_DEBIAN_CACHE_DIR overrides). */
 export function debCacheDir(config: Config): string {
@@ -73,14 +75,19 @@ export function mmdebstrapArgv(r: MmdebstrapRun): string[] {
     // warm cache would change the root's bytes.
     `${last}=for d in "$1/var/cache/apt/archives/partial" "$1/var/lib/apt/lists/partial"; do if [ -d "$d" ]; then touch --no-dereference --date="@$SOURCE_DATE_EPOCH" "$d"; fi; done`,
     // mmdebstrap copies the host's resolv.conf and hostname in: they must not reach the image.
-    `${last}=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"`,
+    // openssh-server's postinst made random host keys: a layer follows its lock only (ssh-host-keys.ts).
+    `${last}=rm -f "$1/etc/resolv.conf" "$1/etc/hostname" ${SSH_HOST_KEY_GLOBS.map((g) => `"$1"${g}`).join(' ')}`,
     r.lock.suite,
     r.target,
     ...r.lock.sources.map(sourceLine),
   ];
 }
 
-/** Hard-links (or copies) the cached debs of `packages` whose digest matches the lock into seedDir. */
+/**
+ * Copies the cached debs of `packages` whose digest matches the lock into seedDir. Copies,
+ * not hard links: a link changes the cached file's ctime, and another build's mmdebstrap
+ * reading its own link to that file with tar fails with "file changed as we read it".
+ */
 export async function seedDebs(cacheDir: string, packages: readonly LockedPackage[], seedDir: string): Promise<number> {
   await fs.mkdir(seedDir, { recursive: true });
   let seeded = 0;
@@ -95,7 +102,8 @@ export async function seedDebs(cacheDir: string, packages: readonly LockedPackag
     } catch {
       continue;
     }
-    await linkOrCopy(cached, path.join(seedDir, name));
+    // A reflink where the file system has them: no bytes copied.
+    await fs.copyFile(cached, path.join(seedDir, name), fsConstants.COPYFILE_FICLONE);
     seeded += 1;
   }
   return seeded;

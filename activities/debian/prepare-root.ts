@@ -7,11 +7,13 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { canonicalJson, sha256Hex } from '../../dsl/cache-key';
 import { badInput, stepFailed } from '../failures';
-import { defineKind, type KindContext } from '../kinds/registry';
+import type { StepParams } from '../../dsl/step-params';
+import { defineKind, type KindContext, type KindResult } from '../kinds/registry';
 import { appendLogLines } from '../step-log';
-import { StepStore, type StoreEntry } from '../store';
+import { StepStore } from '../store';
 import { debFileName, pinned, readLockFromInputs, type Lock, type LockedPackage } from './lock';
 import { snapshotLists } from './apt-state';
+import { rootRecord } from './root-record';
 import { compareWithLock, debCacheDir, hostDebArch, installedPackages, keepDebs, linkOrCopy, mmdebstrapArgv, seedDebs } from './mmdebstrap';
 import { runTool, tail } from './run-tool';
 
@@ -20,7 +22,14 @@ const BASE_TAR = 'base.tar';
 /** Bump when the base layer's recipe (mmdebstrap options) changes: old base entries stop matching. */
 const BASE_LAYER_VERSION = 2;
 
-export const prepareRootKind = defineKind('prepare-root', async (ctx, params) => {
+export const prepareRootKind = defineKind('prepare-root', (ctx, params) => prepareRoot(ctx, params, 'store'));
+
+/**
+ * The root of the lock at ROOTFS in ctx.outputsDir. The base layer comes from the store (or
+ * is built into it) with `store`; with `fresh` it is built in the work directory and the
+ * store is neither read nor written: the reproducible test's rebuild from the lock.
+ */
+export async function prepareRoot(ctx: KindContext, params: StepParams<'prepare-root'>, baseFrom: 'store' | 'fresh'): Promise<KindResult> {
   const lock = await readLockFromInputs(ctx.step.id, ctx.inputs);
   if (lock.suite !== params.branch || lock.arch !== params.arch) {
     throw badInput(`step "${ctx.step.id}": the lock is for ${lock.suite}/${lock.arch}, the step builds ${params.branch}/${params.arch}`);
@@ -32,20 +41,19 @@ export const prepareRootKind = defineKind('prepare-root', async (ctx, params) =>
   if (lock.debArch !== hostDebArch()) {
     // Unpacked in one go: extracting is cheap, and nothing of a foreign root can be installed here.
     await mmdebstrap(ctx, lock, { variant: 'extract', packages: lock.packages, wanted: lock.packages, target, keepDebs: true, lists, phase: 'unpacking' });
-    return { values: { ...common, unpacked: true } };
+    return { values: { ...common, unpacked: true, record: rootRecord(ctx) } };
   }
 
   const base = lock.packages.filter((p) => p.layer === 'base');
   const product = lock.packages.filter((p) => p.layer === 'product');
-  const { entry: baseEntry, cached: baseCached } = await baseLayer(ctx, lock, base, lists);
-  const baseTar = path.join(baseEntry.outputsDir, BASE_TAR);
+  const { tar: baseTar, key: baseKey, cached: baseCached } = baseFrom === 'store' ? await baseLayer(ctx, lock, base, lists) : await freshBaseLayer(ctx, lock, base, lists);
   if (product.length === 0) {
     await linkOrCopy(baseTar, target);
   } else {
     await mmdebstrap(ctx, lock, { variant: 'apt', packages: product, wanted: lock.packages, target, baseTar, lists, phase: 'installing the packages' });
   }
-  return { values: { ...common, unpacked: false, baseKey: baseEntry.key, baseCached, productPackages: product.length } };
-});
+  return { values: { ...common, unpacked: false, baseKey, baseCached, productPackages: product.length, record: rootRecord(ctx) } };
+}
 
 /** The key of a base layer: what goes into it, nothing of the product. */
 export function baseLayerKey(lock: Lock, toolchainVersion: string): string {
@@ -56,14 +64,16 @@ export function baseLayerKey(lock: Lock, toolchainVersion: string): string {
   }));
 }
 
+interface BaseLayer { tar: string; key: string; cached: boolean }
+
 /** The base layer from the store, or built and committed to it under its own key. */
-async function baseLayer(ctx: KindContext, lock: Lock, base: readonly LockedPackage[], lists: string | undefined): Promise<{ entry: StoreEntry; cached: boolean }> {
+async function baseLayer(ctx: KindContext, lock: Lock, base: readonly LockedPackage[], lists: string | undefined): Promise<BaseLayer> {
   const store = new StepStore(ctx.config.storeDir);
   const key = baseLayerKey(lock, ctx.toolchain.version);
   const hit = await store.lookup(key);
   if (hit) {
     await appendLogLines(ctx.logPath, [`--- sborka: base layer (${base.length} packages): cached, store key ${key}`]);
-    return { entry: hit, cached: true };
+    return { tar: path.join(hit.outputsDir, BASE_TAR), key, cached: true };
   }
   await appendLogLines(ctx.logPath, [`--- sborka: base layer (${base.length} packages): building, store key ${key}`]);
   const staging = await store.createStaging();
@@ -73,11 +83,20 @@ async function baseLayer(ctx: KindContext, lock: Lock, base: readonly LockedPack
       key, kind: 'prepare-root-base',
       values: { suite: lock.suite, arch: lock.arch, debArch: lock.debArch, sourceDateEpoch: lock.sourceDateEpoch, packages: base.length },
     });
-    return { entry, cached: false };
+    return { tar: path.join(entry.outputsDir, BASE_TAR), key, cached: false };
   } catch (err) {
     await store.discard(staging);
     throw err;
   }
+}
+
+/** The base layer built in the work directory, away from the store. */
+async function freshBaseLayer(ctx: KindContext, lock: Lock, base: readonly LockedPackage[], lists: string | undefined): Promise<BaseLayer> {
+  const key = baseLayerKey(lock, ctx.toolchain.version);
+  await appendLogLines(ctx.logPath, [`--- sborka: base layer (${base.length} packages): building afresh (the store's ${key} is not used)`]);
+  const tar = path.join(ctx.workDir, BASE_TAR);
+  await mmdebstrap(ctx, lock, { variant: 'custom', packages: base, wanted: base, target: tar, lists, phase: 'base layer' });
+  return { tar, key, cached: false };
 }
 
 interface LayerRun {

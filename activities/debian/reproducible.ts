@@ -1,7 +1,10 @@
-// The `reproducible` test: every image among the step's inputs is written again from the
-// same configured root in a fresh work directory, and the digests must match. A mismatch
-// runs diffoscope; its report stays beside the step log (a failed step's outputs are
-// discarded) and the step fails with PolicyViolation: retrying cannot make it reproducible.
+// The `reproducible` test: the root every image among the step's inputs was written from is
+// made again from its lock in a fresh directory (prepare-root with a base layer built
+// afresh, then configure, each with the inputs and params it recorded), each image is
+// written again from the new root, and every digest must match: the prepared and the
+// configured rootfs.tar, then the images. A mismatch runs diffoscope; its report stays
+// beside the step log (a failed step's outputs are discarded) and the step fails with
+// PolicyViolation: retrying cannot make it reproducible.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
@@ -10,12 +13,16 @@ import { Output } from '../../dsl/model';
 import { Arch } from '../../dsl/plan-schemas';
 import { badInput } from '../failures';
 import type { KindContext, KindResult } from '../kinds/registry';
+import type { Step } from '../../dsl/plan';
+import { STEP_PARAMS, type StepParams } from '../../dsl/step-params';
 import { STAGING_ENV } from '../orphans';
-import { runProcess } from '../process-runner';
+import { runProcess, stepEnv } from '../process-runner';
 import { appendLogLines, readLogTail } from '../step-log';
-import { StepStore, sha256File } from '../store';
-import { stepEnv } from '../process-runner';
-import { planSeed, rootSourceOf, writerContext, writerFor } from './writers';
+import { StepStore, sha256File, type StoreEntry } from '../store';
+import { configureHostInputs, configureKind } from './configure';
+import { prepareRoot } from './prepare-root';
+import { RootRecord } from './root-record';
+import { planSeed, ROOTFS_TAR, rootSourceOf, writerContext, writerFor, type RootSource } from './writers';
 
 /** What a debian `build` step records about how it was built (see images.ts). */
 const BuiltValues = z.looseObject({
@@ -35,29 +42,29 @@ export async function runReproducibleTest(ctx: KindContext): Promise<KindResult>
   const built = Object.entries(ctx.inputs)
     .map(([step, entry]) => ({ step, entry, values: BuiltValues.safeParse(entry.manifest.outputs.values) }))
     .filter((b) => b.values.success)
+    .map(({ step, entry, values }) => ({ step, entry, v: values.data! }))
     .sort((a, b) => a.step.localeCompare(b.step));
   if (built.length === 0) throw badInput(`step "${ctx.step.id}": none of the steps it needs (${Object.keys(ctx.inputs).join(', ')}) built an image with the debian toolchain`);
 
   const results: Comparison[] = [];
-  for (const { step, entry, values } of built) {
-    const v = values.data!;
-    const rootEntry = await store.lookup(v.rootfs.key, { touch: false });
-    if (!rootEntry) throw badInput(`step "${ctx.step.id}": the root "${step}" was built from (store key ${v.rootfs.key}) is no longer in the store; rebuild it`);
-    const src = rootSourceOf(ctx.step.id, v.rootfs.step, rootEntry);
-    const dir = path.join(ctx.workDir, `rebuild-${step}`);
-    const work = path.join(dir, 'work');
-    const out = path.join(dir, 'outputs');
-    await fs.mkdir(work, { recursive: true });
-    await fs.mkdir(out);
-    ctx.progress({ phase: `rebuilding ${step}` });
-    const params = { output: v.output, fileName: v.file, arch: v.arch, branch: v.branch };
-    const rebuilt = await writerFor(v.format)(writerContext(ctx, work), src, { ...params, seed: planSeed(params) }, out);
-    const original = path.join(entry.outputsDir, v.file);
-    // The stored file is hashed again: a manifest is no proof that the bytes are still those.
-    const sha256 = await sha256File(original);
-    const comparison: Comparison = { step, file: v.file, format: v.format, sha256, rebuiltSha256: rebuilt.values.sha256, identical: sha256 === rebuilt.values.sha256 };
-    if (!comparison.identical) comparison.report = await diffoscope(ctx, step, original, path.join(out, v.file));
-    results.push(comparison);
+  // Images written from one root share its rebuild.
+  for (const rootKey of [...new Set(built.map((b) => b.v.rootfs.key))]) {
+    const images = built.filter((b) => b.v.rootfs.key === rootKey);
+    const rootStep = images[0]!.v.rootfs.step;
+    const dir = path.join(ctx.workDir, `rebuild-${rootStep}`);
+    const { comparisons, src } = await rebuildRoot(ctx, store, rootStep, rootKey, dir);
+    results.push(...comparisons);
+    for (const { step, entry, v } of images) {
+      const work = path.join(dir, `${step}-work`);
+      const out = path.join(dir, `${step}-outputs`);
+      await fs.mkdir(work);
+      await fs.mkdir(out);
+      ctx.progress({ phase: `rebuilding ${step}` });
+      const params = { output: v.output, fileName: v.file, arch: v.arch, branch: v.branch };
+      const rebuilt = await writerFor(v.format)(writerContext(ctx, work), src, { ...params, seed: planSeed(params) }, out);
+      await fs.rm(work, { recursive: true, force: true });
+      results.push(await compare(ctx, { step, file: v.file, format: v.format }, path.join(entry.outputsDir, v.file), path.join(out, v.file), rebuilt.values.sha256));
+    }
     await fs.rm(dir, { recursive: true, force: true });
   }
   const passed = results.every((r) => r.identical);
@@ -68,6 +75,89 @@ export async function runReproducibleTest(ctx: KindContext): Promise<KindResult>
   }
   await fs.writeFile(path.join(ctx.outputsDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
   return { values: { passed, artifacts: results.map(({ step, file, sha256 }) => ({ step, file, sha256 })) } };
+}
+
+/**
+ * Makes the configured root `step` (store key `key`) again from its lock in `dir`; both
+ * rootfs.tar (prepared, configured) are compared with the stored ones, and the new
+ * configured root is the source the images are written again from.
+ */
+async function rebuildRoot(ctx: KindContext, store: StepStore, step: string, key: string, dir: string): Promise<{ comparisons: Comparison[]; src: RootSource }> {
+  const configured = await recordedRoot(ctx, store, step, key);
+  const [preparedStep, preparedKey] = onlyInput(ctx, step, configured.record);
+  const prepared = await recordedRoot(ctx, store, preparedStep, preparedKey);
+  const [lockStep, lockKey] = onlyInput(ctx, preparedStep, prepared.record);
+  const lock = await stored(ctx, store, lockStep, lockKey);
+  if ((await configureHostInputs(recordedParams(ctx, configured, 'configure'), ctx.config)) !== configured.record.hostInputs) {
+    throw badInput(`step "${ctx.step.id}": the overlays or script files of "${step}" changed on this host since it was built; build again, then test`);
+  }
+  const preparedParams = recordedParams(ctx, prepared, 'prepare-root');
+  const preparedAgain = await makeAgain(ctx, dir, prepared, { [lockStep]: lock }, (again) => prepareRoot(again, preparedParams, 'fresh'));
+  const configuredAgain = await makeAgain(ctx, dir, configured, { [preparedStep]: preparedAgain }, (again) => configureKind.execute(again));
+  const comparisons = [
+    await compareRoots(ctx, preparedStep, prepared.entry, preparedAgain),
+    await compareRoots(ctx, step, configured.entry, configuredAgain),
+  ];
+  const tar = path.join(configuredAgain.outputsDir, ROOTFS_TAR);
+  return { comparisons, src: { ...rootSourceOf(ctx.step.id, step, configured.entry), rootfsTar: tar, rootfsSha256: comparisons[1]!.rebuiltSha256 } };
+}
+
+interface RecordedRoot { step: string; kind: 'prepare-root' | 'configure'; entry: StoreEntry; record: RootRecord }
+
+async function stored(ctx: KindContext, store: StepStore, step: string, key: string): Promise<StoreEntry> {
+  const entry = await store.lookup(key, { touch: false });
+  if (!entry) throw badInput(`step "${ctx.step.id}": "${step}" (store key ${key}), which the images were made from, is no longer in the store; rebuild it`);
+  return entry;
+}
+
+async function recordedRoot(ctx: KindContext, store: StepStore, step: string, key: string): Promise<RecordedRoot> {
+  const entry = await stored(ctx, store, step, key);
+  const record = RootRecord.safeParse(entry.manifest.outputs.values.record);
+  const kind = entry.manifest.kind;
+  if (!record.success || (kind !== 'prepare-root' && kind !== 'configure')) {
+    throw badInput(`step "${ctx.step.id}": "${step}" (store key ${key}) does not record how it was made (made by an older sborka?); rebuild it`);
+  }
+  return { step, kind, entry, record: record.data };
+}
+
+function recordedParams<K extends RecordedRoot['kind']>(ctx: KindContext, root: RecordedRoot, kind: K): StepParams<K> {
+  const parsed = STEP_PARAMS[kind].safeParse(root.record.params);
+  if (root.kind !== kind || !parsed.success) throw badInput(`step "${ctx.step.id}": "${root.step}" does not record the params of a ${kind} step; rebuild it`);
+  return parsed.data as StepParams<K>;
+}
+
+function onlyInput(ctx: KindContext, step: string, record: RootRecord): [string, string] {
+  const inputs = Object.entries(record.inputs);
+  if (inputs.length !== 1) throw badInput(`step "${ctx.step.id}": "${step}" records ${inputs.length} inputs; a root step has one`);
+  return inputs[0]!;
+}
+
+/** Runs a root step again under `dir` with the params it recorded; its outputs as an entry of no store. */
+async function makeAgain(ctx: KindContext, dir: string, root: RecordedRoot, inputs: Record<string, StoreEntry>, run: (again: KindContext) => Promise<KindResult>): Promise<StoreEntry> {
+  const outputsDir = path.join(dir, root.step);
+  const workDir = path.join(dir, `${root.step}-work`);
+  await fs.mkdir(outputsDir, { recursive: true });
+  await fs.mkdir(workDir);
+  await appendLogLines(ctx.logPath, [`--- sborka: making "${root.step}" again from ${Object.entries(inputs).map(([s, e]) => `"${s}" (store key ${e.key})`).join(', ')} in a fresh directory`]);
+  const step = { ...ctx.step, id: root.step, kind: root.kind, needs: Object.keys(inputs), params: root.record.params } as Step;
+  const result = await run({ ...ctx, workDir, outputsDir, step, inputs, progress: (u) => ctx.progress({ ...u, phase: `${root.step} again: ${u.phase}` }) });
+  await fs.rm(workDir, { recursive: true, force: true });
+  const tar = path.join(outputsDir, ROOTFS_TAR);
+  const file = { path: ROOTFS_TAR, sha256: await sha256File(tar), size: (await fs.stat(tar)).size };
+  const manifest = { key: root.entry.key, kind: root.kind, createdAt: new Date().toISOString(), outputs: { files: [file], values: result.values ?? {} } };
+  return { key: root.entry.key, dir, outputsDir, manifest };
+}
+
+function compareRoots(ctx: KindContext, step: string, original: StoreEntry, again: StoreEntry): Promise<Comparison> {
+  return compare(ctx, { step, file: ROOTFS_TAR, format: 'rootfs' }, path.join(original.outputsDir, ROOTFS_TAR), path.join(again.outputsDir, ROOTFS_TAR), again.manifest.outputs.files[0]!.sha256);
+}
+
+/** The stored file is hashed again: a manifest is no proof that the bytes are still those. */
+async function compare(ctx: KindContext, what: Pick<Comparison, 'step' | 'file' | 'format'>, original: string, rebuilt: string, rebuiltSha256: string): Promise<Comparison> {
+  const sha256 = await sha256File(original);
+  const comparison: Comparison = { ...what, sha256, rebuiltSha256, identical: sha256 === rebuiltSha256 };
+  if (!comparison.identical) comparison.report = await diffoscope(ctx, what.step, original, rebuilt);
+  return comparison;
 }
 
 /** diffoscope's text report of two builds, kept beside the step log; bounded in time and size. */

@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
 import { configureHostInputs } from '../../activities/debian/configure';
+import { SSH_KEYGEN_UNIT } from '../../activities/debian/ssh-host-keys';
 import { registerDebianKinds } from '../../activities/debian/index';
 import { aptStateDir } from '../../activities/debian/apt-state';
 import { baseLayerKey } from '../../activities/debian/prepare-root';
@@ -154,7 +155,7 @@ describe('prepare-root and configure (x86_64)', () => {
     expect(fs.readFileSync(root.logPath, 'utf8')).toContain(`base layer (${readLock(lock).packages.filter((p) => p.layer === 'base').length} packages): cached, store key ${String(lessRoot.outputs.values.baseKey)}`);
   });
 
-  test('configure applies hostname, users, root password, overlay and scripts; kernel and initramfs are there', async () => {
+  test('configure applies hostname, users, root password, overlay and scripts; kernel and initramfs are there; SSH host keys are made at first boot', async () => {
     const overlay = makeTmpDir('sborka-overlay-');
     fs.mkdirSync(path.join(overlay, 'etc/sborka'), { recursive: true });
     fs.writeFileSync(path.join(overlay, 'etc/sborka/motd'), 'built by sborka\n');
@@ -162,7 +163,7 @@ describe('prepare-root and configure (x86_64)', () => {
     fs.writeFileSync(path.join(overlay, 'lib/systemd/system/sborka-demo.service'), '[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n');
     const script = path.join(overlay, '..', `${path.basename(overlay)}-post.sh`);
     fs.writeFileSync(script, 'set -e\necho "ran as $(id -u) on $(hostname)"\ncat /etc/hostname > /etc/sborka/seen-hostname\n');
-    const lock = await run(resolveStep(['less'], { kernel: 'cloud' }));
+    const lock = await run(resolveStep(['less', 'openssh-server'], { kernel: 'cloud' }));
     expect(readLock(lock).kernel).toMatchObject({ flavour: 'cloud', package: 'linux-image-cloud-amd64' });
     const root = await run(prepareStep(), { resolve: lock.key });
     expect(root.outputs.values.unpacked).toBe(false);
@@ -206,6 +207,13 @@ describe('prepare-root and configure (x86_64)', () => {
       .toString().split('\n').filter(Boolean).map((l) => Date.parse(`${l.split(/\s+/).slice(3, 5).join('T')}Z`) / 1000).reduce((a, b) => Math.max(a, b), 0);
     expect(newest).toBeLessThanOrEqual(readLock(lock).sourceDateEpoch);
 
+    // openssh-server's postinst made random host keys: gone from both roots; each machine makes its own at first boot.
+    for (const r of [root, configured]) expect(tarList(r).filter((n) => n.startsWith('./etc/ssh/ssh_host_'))).toEqual([]);
+    expect(names).toContain('./usr/sbin/sshd');
+    expect(tarRead(configured, `./etc/systemd/system/${SSH_KEYGEN_UNIT}`)).toContain('ExecStart=/usr/bin/ssh-keygen -A');
+    expect(names).toContain(`./etc/systemd/system/multi-user.target.wants/${SSH_KEYGEN_UNIT}`);
+    expect(fs.readFileSync(configured.logPath, 'utf8')).toContain(`${SSH_KEYGEN_UNIT} makes each machine's own SSH host keys at its first boot`);
+
     // An edited overlay file changes configure's key (host inputs), an unchanged one does not.
     const before = await configureHostInputs(configureStep(params).params as never, config);
     expect(await configureHostInputs(configureStep(params).params as never, config)).toBe(before);
@@ -226,6 +234,23 @@ describe('prepare-root and configure (x86_64)', () => {
     expect(logs).not.toBe('');
     removeDir(overlay);
     fs.rmSync(script, { force: true });
+  });
+
+  test('the reproducible test makes the root again from its lock: a script that writes random bytes fails it as PolicyViolation, diffoscope naming the file', async () => {
+    const configured = await run(configureStep({ scripts: [{ stage: 'post-install', interpreter: '/bin/sh', inline: 'head -c 16 /dev/urandom | od -An -tx1 > /etc/machine-secret\n' }] }), { 'prepare-root': lessRoot.key });
+    expect(configured.outputs.values.record).toEqual({ inputs: { 'prepare-root': lessRoot.key }, params: expect.objectContaining({ scripts: [expect.objectContaining({ inline: expect.stringContaining('urandom') })] }) });
+    const tar = await run({ id: 'build-tar', kind: 'build', needs: ['configure'], params: { ...target(), output: { format: 'tar' }, fileName: 'root.tar' } }, { configure: configured.key });
+    const f = await failureOf(run({ id: 'test-reproducible', kind: 'test', needs: ['build-tar'], params: { ...target(), test: { type: 'reproducible' } } }, { 'build-tar': tar.key }));
+    expect(f.type).toBe('PolicyViolation');
+    expect(f.nonRetryable).toBe(true);
+    // The prepared root, made again with a fresh base layer, is the same; the configured one and its image are not.
+    const result = (f.details as [{ artifacts: { step: string; file: string; identical: boolean }[] }])[0];
+    expect(result.artifacts.map((a) => [a.step, a.file, a.identical])).toEqual([['prepare-root', 'rootfs.tar', true], ['configure', 'rootfs.tar', false], ['build-tar', 'root.tar', false]]);
+    const report = /configure\/rootfs\.tar: [0-9a-f]{64} then [0-9a-f]{64} \(diffoscope report: (\S+\.diffoscope-configure\.txt)\)/.exec(f.message)?.[1];
+    expect(fs.readFileSync(report!, 'utf8')).toContain('./etc/machine-secret');
+    const log = fs.readFileSync(report!.replace(/\.diffoscope-configure\.txt$/, '.log'), 'utf8');
+    expect(log).toContain(`making "prepare-root" again from "resolve" (store key ${lessLock.key}) in a fresh directory`);
+    expect(log).toMatch(/base layer \(\d+ packages\): building afresh/);
   });
 });
 
