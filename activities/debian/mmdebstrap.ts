@@ -27,7 +27,7 @@ export interface MmdebstrapRun {
   include: readonly string[];
   lock: Lock;
   target: string;
-  /** Debs to offer apt before it downloads (hard links from the cache). */
+  /** Debs to offer apt before it downloads (copies from the cache, see seedDebs). */
   seedDir: string;
   /** Where the debs apt used are copied out to (they then join the cache). */
   debsOut: string;
