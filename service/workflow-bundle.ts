@@ -27,7 +27,6 @@ const BundleManifest = z.object({
 });
 type BundleManifest = z.infer<typeof BundleManifest>;
 
-
 /**
  * The bundle of workflowsPath from under cacheRoot when nothing it was made from changed,
  * else bundled (and kept there when cacheRoot is writable).
@@ -90,7 +89,7 @@ async function digests(paths: readonly string[]): Promise<Record<string, string>
   const out: Record<string, string> = {};
   for (const p of paths) {
     const content = await fs.readFile(p).catch(() => undefined); // a directory, or gone
-    if (content) out[p] = createHash('sha256').update(content).digest('hex');
+    if (content) out[p] = sha256(content);
   }
   return out;
 }

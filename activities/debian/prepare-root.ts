@@ -114,7 +114,7 @@ interface LayerRun {
 }
 
 /**
- * The lists resolve left in this host's apt tree of the lock's sources, linked into the work
+ * The lists resolve left in this host's apt tree of the lock's sources, copied into the work
  * directory, or undefined when no resolve of them ran here. Lists newer than the lock are
  * fine: the versions are pinned and the installed root is checked against the lock.
  */

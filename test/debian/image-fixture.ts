@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Info } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
+import { withFileLock } from '../../activities/file-lock';
 import { StepInput, type StepResult } from '../../activities/step-contract';
 import { StepStore } from '../../activities/store';
 import type { Config } from '../../service/config';
@@ -23,45 +24,20 @@ export interface TestRoot { tar: string; kernel: string; initrd: string }
 export async function debianTestRoot(): Promise<TestRoot> {
   const tar = path.join(FIXTURE_DIR, 'rootfs.tar');
   fs.mkdirSync(FIXTURE_DIR, { recursive: true });
-  const lock = path.join(FIXTURE_DIR, 'lock');
-  await acquire(lock);
-  try {
-    if (!fs.existsSync(tar)) {
-      const partial = `${tar}.${process.pid}.partial.tar`;
-      execFileSync('mmdebstrap', ['--quiet', '--variant=minbase', `--include=${PACKAGES.join(',')}`, 'bookworm', partial], {
-        env: { ...process.env, SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH) }, stdio: 'ignore', timeout: 600_000,
-      });
-      fs.renameSync(partial, tar);
-    }
-  } finally {
-    fs.rmSync(lock, { force: true });
-  }
+  await withFileLock(path.join(FIXTURE_DIR, 'lock'), undefined, async () => {
+    if (fs.existsSync(tar)) return;
+    const partial = `${tar}.${process.pid}.partial.tar`;
+    execFileSync('mmdebstrap', ['--quiet', '--variant=minbase', `--include=${PACKAGES.join(',')}`, 'bookworm', partial], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH) }, stdio: 'ignore', timeout: 600_000,
+    });
+    fs.renameSync(partial, tar);
+  });
   const names = execFileSync('tar', ['--list', `--file=${tar}`], { maxBuffer: 64 * 1024 * 1024 }).toString().split('\n');
   const find = (prefix: string) => names.find((n) => n.startsWith(`./boot/${prefix}`))?.slice(2);
   const kernel = find('vmlinuz-');
   const initrd = find('initrd.img-');
   if (!kernel || !initrd) throw new Error(`the test root ${tar} has no kernel or initrd`);
   return { tar, kernel, initrd };
-}
-
-async function acquire(lock: string): Promise<void> {
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      return;
-    } catch {
-      const holder = Number(fs.readFileSync(lock, 'utf8') || 0);
-      let alive = false;
-      try {
-        if (holder > 0) process.kill(holder, 0);
-        alive = holder > 0;
-      } catch {
-        alive = false;
-      }
-      if (!alive) fs.rmSync(lock, { force: true });
-      else await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
 }
 
 /** Commits a root tarball as a `configure` step's outputs; returns its store key. */

@@ -1,8 +1,9 @@
 // resolve against a mirror the test controls: a fake apt-get (first in PATH) that "updates"
 // by copying the mirror's InRelease and Packages into the private lists and answers simulated
-// installs from them, and a fake apt-cache, both recording every call. It proves both sides of the lock memo: unchanged
-// Release files and request → the lock is reused (no simulation); a changed mirror → a fresh
-// resolve and a new lock. And that builds sharing one apt tree update it one at a time.
+// installs from them, and a fake apt-cache, both recording every call. It proves both sides
+// of the lock memo: unchanged Release files and request → the lock is reused (no
+// simulation); a changed mirror → a fresh resolve and a new lock. And that builds sharing
+// one apt tree update it one at a time.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';

@@ -79,7 +79,6 @@ export async function startWorker(
   };
 }
 
-/** Polls `probe` until it returns a value (not undefined); throws after `timeoutMs`. */
 /** A test file's end: its workers stopped first (they poll the server), then the server, then its directories. */
 export async function stopTestEnv(env: TestWorkflowEnvironment | undefined, workers: ReadonlyArray<RunningWorker | undefined>, dirs: readonly string[]): Promise<void> {
   for (const w of workers) await w?.stop();
@@ -87,6 +86,7 @@ export async function stopTestEnv(env: TestWorkflowEnvironment | undefined, work
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 }
 
+/** Polls `probe` until it returns a value (not undefined); throws after `timeoutMs`. */
 export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
