@@ -10,7 +10,7 @@ import type { BuildPlan, Artifact, RetryPolicy, Step } from './plan';
 import type { StepKind, StepParams } from './step-params';
 
 /** Version of the step semantics the planner emits, per toolchain; part of every cache key. */
-export const TOOLCHAIN_VERSIONS = { alt: '1', debian: '2' } as const;
+export const TOOLCHAIN_VERSIONS = { alt: '1', debian: '3' } as const;
 
 export interface PlanOptions {
   /** Only these arches (canonical or as written); all when empty. */

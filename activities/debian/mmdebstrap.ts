@@ -71,9 +71,11 @@ export function mmdebstrapArgv(r: MmdebstrapRun): string[] {
     // An unpacked root has no dpkg status yet.
     ...(r.variant === 'extract' ? [] : [`${last}=copy-out /var/lib/dpkg/status ${hookPath(r.statusOut)}`]),
     // apt leaves a partial/ untouched when it downloads nothing into it (every deb from the
-    // cache, the lists from resolve) and stamps it when it does: one mtime either way, or a
-    // warm cache would change the root's bytes.
-    `${last}=for d in "$1/var/cache/apt/archives/partial" "$1/var/lib/apt/lists/partial"; do if [ -d "$d" ]; then touch --no-dereference --date="@$SOURCE_DATE_EPOCH" "$d"; fi; done`,
+    // cache, the lists from resolve) and stamps it when it does; apt inside the root gives it
+    // to _apt. One owner, mode and mtime either way, or a warm cache would change the root's
+    // bytes. (mmdebstrap's own cleanup, later, runs apt from outside, which hands it to _apt
+    // again if _apt can reach the root: prepare-root keeps the root where it cannot.)
+    `${last}=for d in "$1/var/cache/apt/archives/partial" "$1/var/lib/apt/lists/partial"; do if [ -d "$d" ]; then chown 0:0 "$d" && chmod 0700 "$d" && touch --no-dereference --date="@$SOURCE_DATE_EPOCH" "$d"; fi; done`,
     // mmdebstrap copies the host's resolv.conf and hostname in: they must not reach the image.
     // openssh-server's postinst made random host keys: a layer follows its lock only (ssh-host-keys.ts).
     `${last}=rm -f "$1/etc/resolv.conf" "$1/etc/hostname" ${SSH_HOST_KEY_GLOBS.map((g) => `"$1"${g}`).join(' ')}`,

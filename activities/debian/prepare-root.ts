@@ -13,6 +13,7 @@ import { appendLogLines } from '../step-log';
 import { StepStore } from '../store';
 import { debFileName, pinned, readLockFromInputs, type Lock, type LockedPackage } from './lock';
 import { snapshotLists } from './apt-state';
+import { prefetchDebs } from './deb-prefetch';
 import { rootRecord } from './root-record';
 import { compareWithLock, debCacheDir, hostDebArch, installedPackages, keepDebs, linkOrCopy, mmdebstrapArgv, seedDebs } from './mmdebstrap';
 import { runTool, tail } from './run-tool';
@@ -46,7 +47,11 @@ export async function prepareRoot(ctx: KindContext, params: StepParams<'prepare-
 
   const base = lock.packages.filter((p) => p.layer === 'base');
   const product = lock.packages.filter((p) => p.layer === 'product');
-  const { tar: baseTar, key: baseKey, cached: baseCached } = baseFrom === 'store' ? await baseLayer(ctx, lock, base, lists) : await freshBaseLayer(ctx, lock, base, lists);
+  // While the base layer installs, the product layer's debs download (they need resolve's lists).
+  const fetchProduct = lists && product.length ? () => prefetchDebs(ctx, lock, product, lists, debCacheDir(ctx.config)) : undefined;
+  const { tar: baseTar, key: baseKey, cached: baseCached } = baseFrom === 'store'
+    ? await baseLayer(ctx, lock, base, lists, fetchProduct)
+    : await freshBaseLayer(ctx, lock, base, lists);
   if (product.length === 0) {
     await linkOrCopy(baseTar, target);
   } else {
@@ -66,8 +71,13 @@ export function baseLayerKey(lock: Lock, toolchainVersion: string): string {
 
 interface BaseLayer { tar: string; key: string; cached: boolean }
 
-/** The base layer from the store, or built and committed to it under its own key. */
-async function baseLayer(ctx: KindContext, lock: Lock, base: readonly LockedPackage[], lists: string | undefined): Promise<BaseLayer> {
+/**
+ * The base layer from the store, or built and committed to it under its own key; `alongside`
+ * runs while it builds (a failure of its own is not the layer's).
+ */
+async function baseLayer(
+  ctx: KindContext, lock: Lock, base: readonly LockedPackage[], lists: string | undefined, alongside?: () => Promise<unknown>,
+): Promise<BaseLayer> {
   const store = new StepStore(ctx.config.storeDir);
   const key = baseLayerKey(lock, ctx.toolchain.version);
   const hit = await store.lookup(key);
@@ -78,7 +88,16 @@ async function baseLayer(ctx: KindContext, lock: Lock, base: readonly LockedPack
   await appendLogLines(ctx.logPath, [`--- sborka: base layer (${base.length} packages): building, store key ${key}`]);
   const staging = await store.createStaging();
   try {
-    await mmdebstrap(ctx, lock, { variant: 'custom', packages: base, wanted: base, target: path.join(staging.outputsDir, BASE_TAR), lists, phase: 'base layer' });
+    // Both settle before anything goes on: no process of the step is left running behind it.
+    const [built, beside] = await Promise.allSettled([
+      mmdebstrap(ctx, lock, { variant: 'custom', packages: base, wanted: base, target: path.join(staging.outputsDir, BASE_TAR), lists, phase: 'base layer' }),
+      alongside?.(),
+    ]);
+    if (built.status === 'rejected') throw built.reason;
+    if (beside.status === 'rejected') {
+      if (ctx.signal.aborted) throw beside.reason;
+      ctx.logger.warn({ err: String(beside.reason) }, 'prepare-root: fetching the next layer\'s debs failed');
+    }
     const entry = await store.commit(staging, {
       key, kind: 'prepare-root-base',
       values: { suite: lock.suite, arch: lock.arch, debArch: lock.debArch, sourceDateEpoch: lock.sourceDateEpoch, packages: base.length },
@@ -142,7 +161,13 @@ async function mmdebstrap(ctx: KindContext, lock: Lock, run: LayerRun): Promise<
   });
   const result = await runTool(ctx, argv, {
     phase: run.phase,
-    env: { SOURCE_DATE_EPOCH: String(lock.sourceDateEpoch), ...(run.baseTar ? { SBORKA_BASE_TAR: run.baseTar } : {}) },
+    // INITRD=No: the kernel's postinst makes no initramfs here; configure makes the one the
+    // image boots, after the overlays and settings that go into it (one run instead of two).
+    // TMPDIR: mmdebstrap makes the root inside `dir`, which mkdtemp made 0700. apt run from
+    // outside gives its partial/ directories to _apt only when _apt can reach them, so without
+    // this the root's bytes would follow the modes of the host's directories above the state
+    // directory (see the last hooks of mmdebstrapArgv).
+    env: { SOURCE_DATE_EPOCH: String(lock.sourceDateEpoch), INITRD: 'No', TMPDIR: dir, ...(run.baseTar ? { SBORKA_BASE_TAR: run.baseTar } : {}) },
   });
   await keepDebs(debsOut, cacheDir);
   if (!result.ok) {

@@ -99,16 +99,20 @@ describe('prepare-root and configure (x86_64)', () => {
   let lessLock: StepResult;
   let lessRoot: StepResult;
 
-  test('two layers; the same lock rebuilt from scratch (with or without resolve\'s apt lists) gives a bit-identical rootfs.tar', async () => {
+  test('two layers; the same lock rebuilt from scratch (with or without resolve\'s apt lists, in another state directory) gives a bit-identical rootfs.tar', async () => {
     lessLock = await run(resolveStep(['less']));
     // The first build downloads every deb (an empty cache of its own), the rebuild takes them
-    // all from that cache: both must give the same bytes.
+    // all from that cache: both must give the same bytes. The first build's state directory
+    // is open to others, the rebuild's private (mkdtemp's 0700): apt gives its partial/
+    // directories to _apt only where _apt can reach them, and the root must not show which.
     const sharedCache = process.env.SBORKA_DEBIAN_CACHE_DIR;
     process.env.SBORKA_DEBIAN_CACHE_DIR = path.join(stateDir, 'cold-debs');
+    fs.chmodSync(stateDir, 0o755);
     try {
       lessRoot = await run(prepareStep(), { resolve: lessLock.key });
     } finally {
       process.env.SBORKA_DEBIAN_CACHE_DIR = sharedCache;
+      fs.chmodSync(stateDir, 0o700);
     }
     const values = lessRoot.outputs.values;
     expect(values).toMatchObject({ arch: 'x86_64', suite: 'bookworm', unpacked: false, productPackages: 1, sourceDateEpoch: readLock(lessLock).sourceDateEpoch });
@@ -119,6 +123,8 @@ describe('prepare-root and configure (x86_64)', () => {
     expect(await store.lookup(values.baseKey as string)).toBeDefined();
 
     expect(fs.readFileSync(lessRoot.logPath, 'utf8')).toContain('apt lists from this host\'s apt tree');
+    // The product layer's deb came while the base layer was built, and was installed from the cache.
+    expect(fs.readFileSync(lessRoot.logPath, 'utf8')).toMatch(/fetched 1 of the 1 debs the next layer lacks[\s\S]*installing the packages: 1 packages, 1 from the cache/);
 
     // Nothing cached any more (both layers gone): a real rebuild with the same lock, this time
     // without resolve's apt lists (another host's worker), so mmdebstrap updates its own.
@@ -139,6 +145,8 @@ describe('prepare-root and configure (x86_64)', () => {
     expect(rebuilt.cached).toBe(false);
     expect(rebuilt.outputs.values.baseCached).toBe(false);
     expect(rootfsDigest(rebuilt)).toBe(rootfsDigest(lessRoot));
+    const partials = execFileSync('tar', ['--list', '--verbose', '--numeric-owner', '--file', path.join(rebuilt.outputDir, 'rootfs.tar'), './var/cache/apt/archives/partial/', './var/lib/apt/lists/partial/'], { encoding: 'utf8' });
+    expect(partials.trim().split('\n').map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual(['drwx------ 0/0', 'drwx------ 0/0']);
     lessRoot = rebuilt;
   });
 

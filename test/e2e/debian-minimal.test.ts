@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readLedger } from '../../activities/ledger';
+import { stepLogPath } from '../../activities/step-log';
 import type { BuildProductResult, StepOutcome } from '../../workflows/contract';
 import { PROJECT_ROOT, SborkaEnv, type CliRun } from '../helpers/sborka-env';
 
@@ -106,6 +107,23 @@ async function buildApprovingReview(buildId: string): Promise<{ run: CliRun; app
   return { run: await build, approvals };
 }
 
+/**
+ * The build's closing summary, and when it did not succeed, the last lines of every failed
+ * step's log: CI keeps only a part of a long failure, so the reason comes first and short.
+ */
+function outcomeOf(buildId: string, run: CliRun): string {
+  if (new RegExp(`^build ${buildId}: succeeded$`, 'm').test(run.stdout)) return 'succeeded';
+  // The closing summary (or "build … ended: why") is at the end of the progress lines.
+  const summary = run.stdout.trimEnd().split('\n').slice(-12).join('\n');
+  const failed = [...run.stdout.matchAll(new RegExp(`^${VARIANT.replace(/\./g, '\\.')} (\\S+) failed`, 'gm'))].map((m) => m[1]!);
+  const tails = failed.map((step) => {
+    const log = stepLogPath(sborka.config.logDir, buildId, VARIANT, step);
+    const lines = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trimEnd().split('\n').slice(-40) : ['(no log)'];
+    return `--- ${step} (last lines of its log)\n${lines.join('\n')}`;
+  });
+  return [summary, `exit code ${run.code}; stderr: ${run.stderr.trim().slice(-2000) || '(empty)'}`, ...tails].join('\n');
+}
+
 async function productResult(buildId: string): Promise<BuildProductResult> {
   const client = await sborka.client();
   return (await client.workflow.getHandle(buildId).result()) as BuildProductResult;
@@ -157,6 +175,7 @@ let firstReceipt: Receipt;
 test('the minimal x86_64 image builds, boots, passes its tests and is published signed', async () => {
   const buildId = 'e2e-debian-minimal-1';
   const { run, approvals } = await buildApprovingReview(buildId);
+  expect(outcomeOf(buildId, run)).toBe('succeeded');
   expect(run.stderr).toBe('');
   expect(run.stdout).toMatch(new RegExp(`^build ${buildId}: succeeded$`, 'm'));
   expect(run.code).toBe(0);
@@ -250,6 +269,7 @@ test('building the same recipe again takes every cacheable step from the store a
   expect(firstSteps).toBeDefined();
   const buildId = 'e2e-debian-minimal-2';
   const { run, approvals } = await buildApprovingReview(buildId);
+  expect(outcomeOf(buildId, run)).toBe('succeeded');
   expect(run.code).toBe(0);
   // The verdict comes from the store; its approval does not: this build asks again.
   const verdict = manifestOf(firstSteps.get('verify-licenses')!).outputs.values.verdict;

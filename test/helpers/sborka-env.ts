@@ -98,7 +98,9 @@ export class SborkaEnv {
     for (const child of this.children) child.kill('SIGKILL');
     if (this.clientPromise) await (await this.clientPromise).connection.close();
     await stopEmbeddedServer(this.config);
-    fs.rmSync(this.stateDir, { recursive: true, force: true });
+    // SBORKA_TEST_KEEP_STATE=1 keeps the store and the step logs of a failed run for a closer look.
+    if (process.env.SBORKA_TEST_KEEP_STATE === '1') console.log(`state kept: ${this.stateDir}`);
+    else fs.rmSync(this.stateDir, { recursive: true, force: true });
   }
 }
 
