@@ -85,7 +85,19 @@ export function bootDiskArgv(arch: Arch, medium: BootMedium): string[] {
 
 export interface BootRun { matched: boolean; console: string; elapsedMs: number; why: string; outcome: ProcessOutcome }
 
-/** Runs qemu until `done(console)` holds, the timeout passes or qemu ends; qemu's process group is always gone afterwards. */
+/**
+ * The console as programs wrote it: without the kernel's timestamped messages. The kernel
+ * writes those to the serial port between any two characters that are waiting in the tty's
+ * buffer, so a module loading late in the boot can split getty's "login:" in two.
+ */
+export function withoutKernelMessages(text: string): string {
+  return text.replace(/\[ *\d+\.\d{6}\] [^\n]*\n/g, '');
+}
+
+/**
+ * Runs qemu until `done(console)` holds, the timeout passes or qemu ends; qemu's process
+ * group is always gone afterwards. `done` sees the console without the kernel's messages.
+ */
 export async function bootUntil(ctx: KindContext, argv: string[], consoleLog: string, timeoutMs: number, done: (text: string) => boolean): Promise<BootRun> {
   const local = new AbortController();
   const signal = AbortSignal.any([ctx.signal, local.signal]);
@@ -102,7 +114,7 @@ export async function bootUntil(ctx: KindContext, argv: string[], consoleLog: st
   ctx.progress({ phase: 'booting' });
   const poll = setInterval(() => {
     const text = readConsole();
-    if (!matched && done(text)) {
+    if (!matched && done(withoutKernelMessages(text))) {
       matched = true;
       local.abort();
     }
@@ -126,7 +138,7 @@ export async function bootUntil(ctx: KindContext, argv: string[], consoleLog: st
   }
   if (ctx.signal.aborted) throw ctx.signal.reason instanceof CancelledFailure ? ctx.signal.reason : new CancelledFailure('boot test cancelled');
   const text = readConsole();
-  if (!matched && done(text)) matched = true;
+  if (!matched && done(withoutKernelMessages(text))) matched = true;
   const elapsedMs = Date.now() - started;
   if (outcome.spawnError) throw badInput(`cannot run ${argv[0]}: ${outcome.spawnError} (is qemu installed?)`);
   const why = timedOut ? `within ${timeoutMs} ms` : `before qemu ended (${outcome.signal ? `signal ${outcome.signal}` : `exit code ${outcome.exitCode}`})`;

@@ -1,9 +1,10 @@
 // The VM runner's pure parts: Debian version order, index parsing, module dependencies,
-// the initramfs bytes, qemu's argv and vm-run's option parsing.
+// the initramfs bytes, qemu's argv, vm-run's option parsing and the boot console's matching.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { compareDebianVersions, parsePackages } from '../../activities/vm/debian-mirror';
+import { withoutKernelMessages } from '../../activities/vm/boot-console';
 import { buildInitramfs, INIT_SCRIPT, modinfo } from '../../activities/vm/initramfs';
 import { prepareVmKernel } from '../../activities/vm/kernels';
 import { parseVmRunArgs } from '../../activities/vm/cli';
@@ -67,6 +68,15 @@ test('modinfo reads a module\'s dependencies from its ELF .modinfo section', asy
 test('the initramfs is byte-for-byte reproducible', () => {
   const inputs = { busybox: Buffer.from('not really busybox'), modules: [{ name: 'm', data: Buffer.from('ko') }] };
   expect(buildInitramfs(inputs).equals(buildInitramfs(inputs))).toBe(true);
+});
+
+test('a kernel message that splits "login:" on the serial console does not hide it', () => {
+  // The messages of a module that loads late in a TCG boot (seen near the prompt on our consoles), inside getty's prompt.
+  const console = 'Debian GNU/Linux 12 debian ttyS0\r\n\r\ndebian lo[   30.038745] kvm: Nested Virtualization enabled\r\n[   30.189307] powernow_k8: Power state transitions not supported\r\ngin: ';
+  expect(console.includes('login:')).toBe(false);
+  expect(withoutKernelMessages(console)).toBe('Debian GNU/Linux 12 debian ttyS0\r\n\r\ndebian login: ');
+  // Text a program printed in brackets of another shape stays.
+  expect(withoutKernelMessages('[  OK  ] Reached target getty.target\r\n')).toBe('[  OK  ] Reached target getty.target\r\n');
 });
 
 describe('qemuArgv', () => {
