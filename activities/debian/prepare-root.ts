@@ -163,10 +163,8 @@ async function mmdebstrap(ctx: KindContext, lock: Lock, run: LayerRun): Promise<
     phase: run.phase,
     // INITRD=No: the kernel's postinst makes no initramfs here; configure makes the one the
     // image boots, after the overlays and settings that go into it (one run instead of two).
-    // TMPDIR: mmdebstrap makes the root inside `dir`, which mkdtemp made 0700. apt run from
-    // outside gives its partial/ directories to _apt only when _apt can reach them, so without
-    // this the root's bytes would follow the modes of the host's directories above the state
-    // directory (see the last hooks of mmdebstrapArgv).
+    // TMPDIR: the root is made inside `dir` (mkdtemp's 0700), where _apt cannot reach it
+    // whatever the modes above the state directory (why: the partial/ hook of mmdebstrapArgv).
     env: { SOURCE_DATE_EPOCH: String(lock.sourceDateEpoch), INITRD: 'No', TMPDIR: dir, ...(run.baseTar ? { SBORKA_BASE_TAR: run.baseTar } : {}) },
   });
   await keepDebs(debsOut, cacheDir);

@@ -177,7 +177,6 @@ test('the minimal x86_64 image builds, boots, passes its tests and is published 
   const { run, approvals } = await buildApprovingReview(buildId);
   expect(outcomeOf(buildId, run)).toBe('succeeded');
   expect(run.stderr).toBe('');
-  expect(run.stdout).toMatch(new RegExp(`^build ${buildId}: succeeded$`, 'm'));
   expect(run.code).toBe(0);
 
   const result = await productResult(buildId);
