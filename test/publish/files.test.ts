@@ -131,9 +131,16 @@ describe('files target', () => {
     const watcher = (async () => {
       while (watching) {
         for (const d of fs.existsSync(versions) ? fs.readdirSync(versions) : []) {
-          const v = path.join(versions, d, 'x86_64');
-          if (!fs.existsSync(v)) continue;
-          const names = fs.readdirSync(v);
+          // An entry can go between listing and reading it (the `latest.tmp-*` link is renamed
+          // to `latest`), and an entry that is no directory holds no version: both are skipped,
+          // as the existence check before them did.
+          let names: string[];
+          try {
+            names = fs.readdirSync(path.join(versions, d, 'x86_64'));
+          } catch (err) {
+            if (['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) continue;
+            throw err;
+          }
           if (!names.includes('SHA256SUMS.asc') || names.length !== 11) partial.push(names.join(','));
         }
         await new Promise((r) => setImmediate(r));
