@@ -1,7 +1,7 @@
 // The Temporal failures activities throw. The type names are the contract with the
 // workflow (see NON_RETRYABLE_ERRORS): it stops at once on those, retries the rest.
 import { ApplicationFailure } from '@temporalio/common';
-import type { NON_RETRYABLE_ERRORS } from './step-contract';
+import type { NON_RETRYABLE_ERRORS } from '../plan/step-contract';
 
 export type NonRetryableType = (typeof NON_RETRYABLE_ERRORS)[number];
 

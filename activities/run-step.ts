@@ -4,8 +4,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { stepCacheKey } from '../dsl/cache-key';
-import type { Config } from '../service/config';
+import { stepCacheKey } from '../plan/cache-key';
+import type { Config } from '../config/config';
 import { badInput, stepFailed, unsupportedStep } from './failures';
 import { throttledHeartbeat } from './heartbeat';
 import { defaultRegistry } from './kinds/core';
@@ -13,7 +13,7 @@ import type { KindContext, KindExecutor, KindRegistry } from './kinds/registry';
 import { appendLedger, type LedgerEntry } from './ledger';
 import { reapAbandonedStaging, STAGING_ENV } from './orphans';
 import { runChecked, stepEnv } from './process-runner';
-import { CacheProbeInput, StepInput, StepProgress, StepResult, type CacheProbeHit, type CacheProbeResult } from './step-contract';
+import { CacheProbeInput, StepInput, StepProgress, StepResult, type CacheProbeHit, type CacheProbeResult } from '../plan/step-contract';
 import { appendLogLines, stepLogPath } from './step-log';
 import { StepStore, type StoreEntry } from './store';
 

@@ -7,9 +7,9 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { canonicalJson, sha256Hex } from '../dsl/cache-key';
+import { canonicalJson, sha256Hex } from '../plan/cache-key';
 import { isSparse, sparseSha256 } from './sparse-sha256';
-import { StepOutputs } from './step-contract';
+import { StepOutputs } from '../plan/step-contract';
 
 export const StoreManifest = z.object({
   key: z.string().regex(/^[0-9a-f]{64}$/),

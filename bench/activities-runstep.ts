@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import pino from 'pino';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
-import { StepInput } from '../activities/step-contract';
-import { loadConfig } from '../service/config';
+import { StepInput } from '../plan/step-contract';
+import { loadConfig } from '../config/config';
 
 const N = Number(process.env.BENCH_N ?? 200);
 const quiet = () => undefined;

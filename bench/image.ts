@@ -24,8 +24,8 @@ import * as path from 'node:path';
 import pino from 'pino';
 import { readLedger, type LedgerEntry } from '../activities/ledger';
 import { stepLogPath } from '../activities/step-log';
-import type { BuildPlan } from '../dsl/plan';
-import { loadConfig } from '../service/config';
+import type { BuildPlan } from '../plan/plan';
+import { loadConfig } from '../config/config';
 import { ensureEmbeddedServer, stopEmbeddedServer } from '../service/temporal-server';
 import { workflowBundle } from '../service/worker';
 

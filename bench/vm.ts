@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { fetchArchPackage, prepareVmKernel, type VmArch } from '../activities/vm/kernels';
 import { detectKvm } from '../activities/vm/kvm';
 import { runInVm } from '../activities/vm/run-in-vm';
-import { loadConfig } from '../service/config';
+import { loadConfig } from '../config/config';
 
 const N = Number(process.env.BENCH_N ?? 3);
 const ARCHES: VmArch[] = ['x86_64', 'aarch64', 'riscv64'];

@@ -1,6 +1,6 @@
 // What every command needs, made on first use: configuration, a logger, a Temporal client.
 import type { Client } from '@temporalio/client';
-import { loadConfig, type Config } from '../service/config';
+import { loadConfig, type Config } from '../config/config';
 import { createLogger, type Logger } from '../service/logger';
 import { connectClient } from '../service/temporal-connection';
 

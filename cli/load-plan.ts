@@ -2,9 +2,9 @@
 // recipe through the language's compiler (diagnostics printed, build refused on errors).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parsePlan, PlanError, type BuildPlan } from '../dsl/plan';
+import { parsePlan, PlanError, type BuildPlan } from '../plan/plan';
 import { planProduct } from '../dsl/planner';
-import { planWithRecipeDir, RecipePathError } from '../dsl/recipe-dir';
+import { planWithRecipeDir, RecipePathError } from '../plan/recipe-dir';
 import { EXIT, UserError, type CliIo } from './command';
 import { chooseProducts, compileRecipe, RECIPE_EXTENSION } from './recipe-files';
 

@@ -6,7 +6,7 @@ import type { DiagnosticSink } from './diagnostics';
 import { isBlockRule } from './parser';
 import type { SourceFile, Span } from './source';
 import { Arrow, Comma, Duration, Integer, K, LCurly, PackageRef, RCurly, Size, StringLit } from './tokens';
-import { parseDuration, parseSize } from './literals';
+import { parseDuration, parseSize } from '../plan/literals';
 
 const isToken = (e: CstElement): e is IToken => (e as IToken).tokenType !== undefined;
 

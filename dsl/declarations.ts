@@ -3,7 +3,7 @@
 import type { Stmt } from './ast';
 import type { DiagnosticSink } from './diagnostics';
 import type { LoadedFile } from './load';
-import { Name } from './plan-schemas';
+import { Name } from '../plan/schemas';
 import type { Span } from './source';
 
 export interface Decl {

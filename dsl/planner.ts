@@ -1,13 +1,14 @@
 // Resolved products → BuildPlan: one plan variant per arch × kernel flavour, each a step
 // DAG resolve → prepare-root → configure → build (per output) → verify-licenses → tests →
 // publish. Pure and deterministic: the same recipes give a byte-identical plan.
-import { emulatedTaskQueueFor, taskQueueFor } from './arches';
-import { canonicalJson, stepCacheKey } from './cache-key';
+import { emulatedTaskQueueFor, taskQueueFor } from '../plan/arches';
+import { canonicalJson, stepCacheKey } from '../plan/cache-key';
 import type { Compilation } from './compile';
-import { durationLiteral } from './literals';
-import type { Output, ResolvedVariant, Test } from './model';
-import type { BuildPlan, Artifact, RetryPolicy, Step } from './plan';
-import type { StepKind, StepParams } from './step-params';
+import { durationLiteral } from '../plan/literals';
+import type { Output, ResolvedVariant, Test } from '../plan/model';
+import type { BuildPlan, Artifact, RetryPolicy, Step } from '../plan/plan';
+import type { StepKind, StepParams } from '../plan/step-params';
+import { expand, hasTag, multiArchTag, variantId } from '../plan/naming';
 
 /** Version of the step semantics the planner emits, per toolchain; part of every cache key. */
 export const TOOLCHAIN_VERSIONS = { alt: '1', debian: '3' } as const;
@@ -74,32 +75,8 @@ export function planProduct(c: Compilation, name: string, options: PlanOptions =
   };
 }
 
-export function variantId(v: ResolvedVariant): string {
-  return v.flavour === 'default' ? `${v.product}.${v.arch}` : `${v.product}.${v.arch}.${v.flavour}`;
-}
-
-/** Fills {product} {variant} {arch} {branch} {version}; {date} stays for publish time. */
-export function expand(template: string, v: ResolvedVariant, id: string): string {
-  const values: Record<string, string> = { product: v.product, variant: id, arch: v.arch, branch: v.branch, version: v.version ?? '' };
-  return template.replace(/\{([a-z]+)\}/g, (m, k: string) => values[k] ?? m);
-}
-
 const EXTENSION: Record<Output['format'], string> = { iso: 'iso', img: 'img', qcow2: 'qcow2', tar: 'tar', squashfs: 'squashfs', oci: 'oci.tar' };
 const COMPRESSED: Record<string, string> = { gzip: '.gz', xz: '.xz', zstd: '.zst', none: '' };
-
-/**
- * The multi-arch tag of a registry push: the `oci` output's per-arch tag without its
- * `{arch}` (and the separator next to it), expanded; undefined when nothing is left.
- */
-export function multiArchTag(v: ResolvedVariant, id: string): string | undefined {
-  const template = v.outputs.find((o) => o.format === 'oci')?.tag;
-  if (!template) return undefined;
-  const stripped = template.replace(/[-_.]\{arch\}|\{arch\}[-_.]?/, '');
-  return stripped === '' ? undefined : expand(stripped, v, id);
-}
-
-/** Does a registry reference name its own tag (a `:` after the last `/`)? */
-export const hasTag = (reference: string): boolean => reference.slice(reference.lastIndexOf('/') + 1).includes(':');
 
 function planVariant(v: ResolvedVariant, recipeDigest: string): BuildPlan['variants'][number] {
   const id = variantId(v);

@@ -5,11 +5,11 @@
 // reports each problem once.
 import { posix } from 'node:path';
 import { argText, flatArgs, type Arg, type Stmt } from './ast';
-import { archSpellings, canonicalArch, type ToolchainName, TOOLCHAINS } from './arches';
+import { archSpellings, canonicalArch, type ToolchainName, TOOLCHAINS } from '../plan/arches';
 import type { Decl, Declarations } from './declarations';
 import type { DiagnosticSink } from './diagnostics';
-import { isCalendarDate, LIMITS } from './literals';
-import type { Output, Repo, Script, Test, PublishTarget, User, Waiver } from './model';
+import { isCalendarDate, LIMITS } from '../plan/literals';
+import type { Output, Repo, Script, Test, PublishTarget, User, Waiver } from '../plan/model';
 import type { Span } from './source';
 import { didYouMean } from './suggest';
 import {

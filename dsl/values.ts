@@ -1,7 +1,7 @@
 // Checks of single values written in recipes. Each returns undefined when the value is fine,
 // or the problem (and maybe a hint) in words for the diagnostic.
 import spdxIds from 'spdx-license-ids/index.json';
-import type { ToolchainName } from './arches';
+import type { ToolchainName } from '../plan/arches';
 import { closest } from './suggest';
 
 export interface Problem {

@@ -1,6 +1,6 @@
 // What extraction yields per installed package, and the policy it is judged by.
 import { z } from 'zod';
-import { LicensePolicy } from '../dsl/model';
+import { LicensePolicy } from '../plan/model';
 
 export const InstalledPackage = z.object({
   name: z.string().min(1),
@@ -31,7 +31,7 @@ export const RAW_TEXT_LIMIT = 64 * 1024;
 
 // Waivers belong to the language (dsl/model.ts declares them, the planner passes them in
 // the policy); they are re-exported here for the license code.
-export { Waiver } from '../dsl/model';
+export { Waiver } from '../plan/model';
 
 /** The language's license-policy, waivers included. */
 export const Policy = LicensePolicy;

@@ -1,8 +1,8 @@
 // The publish step's params: the planner's own schema (dsl/build-step-params.ts), so the
 // planner and the publishing activity can never disagree on a field.
 import { z } from 'zod';
-import { buildKinds } from '../dsl/build-step-params';
-import { ArtifactRef } from '../dsl/plan-schemas';
+import { buildKinds } from '../plan/build-step-params';
+import { ArtifactRef } from '../plan/schemas';
 
 export { ArtifactRef };
 export type ArtifactRef = z.infer<typeof ArtifactRef>;

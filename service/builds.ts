@@ -11,7 +11,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
-import { BuildPlan, parsePlan } from '../dsl/plan';
+import { BuildPlan, parsePlan } from '../plan/plan';
 import { abortUpdate, approveUpdate, productStatusQuery, retryUpdate, skipUpdate, variantStatusQuery } from '../workflows/api';
 import { BuildProductInput, BuildProductResult, BuildVariantResult, type OperatorAction, type OperatorReply } from '../workflows/contract';
 import { countByState } from '../workflows/dag';

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import pino, { type Logger } from 'pino';
-import type { Config } from './config';
+import type { Config } from '../config/config';
 
 export type { Logger };
 

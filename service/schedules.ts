@@ -7,8 +7,8 @@ import {
   type Client,
   type ScheduleOptions,
 } from '@temporalio/client';
-import { canonicalJson, sha256Hex } from '../dsl/cache-key';
-import type { BuildPlan } from '../dsl/plan';
+import { canonicalJson, sha256Hex } from '../plan/cache-key';
+import type { BuildPlan } from '../plan/plan';
 import { identityAttributes, stateAttribute } from '../workflows/search-values';
 import { BUILD_PRODUCT } from './builds';
 import { CONTROL_QUEUE } from './worker';

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import type { Config } from './config';
+import type { Config } from '../config/config';
 import { ensureEmbeddedServer } from './temporal-server';
 
 function tlsOptions(config: Config) {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
-import type { Config } from './config';
+import type { Config } from '../config/config';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 const SA_TYPE_NAMES: Record<string, string> = {

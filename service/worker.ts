@@ -9,8 +9,8 @@ import type { Logger } from 'pino';
 import { createActivities, type KindRegistry } from '../activities';
 import { createPublishActivities } from '../activities/publish';
 import { createQueueWatchActivities } from '../activities/queue-watch';
-import type { BuildPlan } from '../dsl/plan';
-import type { Config } from './config';
+import type { BuildPlan } from '../plan/plan';
+import type { Config } from '../config/config';
 import { connectWorker } from './temporal-connection';
 import { cachedWorkflowBundle } from './workflow-bundle';
 

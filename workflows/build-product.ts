@@ -24,7 +24,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Emulation, Variant } from '../dsl/plan';
+import type { Emulation, Variant } from '../plan/plan';
 import type { createQueueWatchActivities } from '../activities/queue-watch';
 import type { PublishActivities } from '../activities/publish/preflight';
 import { productStatusQuery, variantProgressSignal } from './api';

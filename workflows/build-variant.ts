@@ -31,8 +31,8 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BuildPlan, Step, Variant } from '../dsl/plan';
-import type { CacheProbeHit, NON_RETRYABLE_ERRORS, StepProgress, StepResult } from '../activities/step-contract';
+import type { BuildPlan, Step, Variant } from '../plan/plan';
+import type { CacheProbeHit, NON_RETRYABLE_ERRORS, StepProgress, StepResult } from '../plan/step-contract';
 import type { SborkaActivities } from '../activities';
 import { abortUpdate, approveUpdate, retryUpdate, skipUpdate, variantProgressSignal, variantStatusQuery } from './api';
 import type {

@@ -2,7 +2,7 @@
 // starter (CLI, schedule, HTTP API) sends and reads back. Zod schemas, since they cross
 // the process boundary; workflow code imports only their types.
 import { z } from 'zod';
-import { BuildPlan, Artifact } from '../dsl/plan';
+import { BuildPlan, Artifact } from '../plan/plan';
 import { Emulated, ProductStatus, StepState, VariantState, VariantStatus } from './status';
 
 export const BuildVariantInput = z.object({

@@ -3,7 +3,7 @@
 // `afterMs`; the first one no native worker takes in time switches the variant, for good,
 // to the emulated queue. Workflow code: deterministic, no I/O.
 import { ActivityFailure, TimeoutFailure } from '@temporalio/workflow';
-import type { Emulation } from '../dsl/plan';
+import type { Emulation } from '../plan/plan';
 import { formatDuration } from './format';
 import type { Emulated } from './status';
 

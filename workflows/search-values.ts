@@ -1,7 +1,7 @@
 // The search attribute values a build run carries, computed from its plan, so that
 // BuildProduct (starting children) and BuildVariant (upserting) agree on them.
 import type { SearchAttributePair } from '@temporalio/common';
-import type { BuildPlan, Owner, Variant } from '../dsl/plan';
+import type { BuildPlan, Owner, Variant } from '../plan/plan';
 import { SA_ARCH, SA_OWNER, SA_PRODUCT, SA_STATE } from './search-attributes';
 
 /** "community", "maintainer:<team>" or "partner:<name>". */

@@ -5,7 +5,7 @@ import { z } from 'zod';
 // This module is read by clients and only type-imported by workflow code, so importing the
 // contract's schema does not put activity code into the workflow bundle.
 // eslint-disable-next-line no-restricted-imports
-import { StepProgress } from '../activities/step-contract';
+import { StepProgress } from '../plan/step-contract';
 
 export const StepState = z.enum(['pending', 'running', 'cached', 'succeeded', 'failed', 'waiting', 'skipped', 'cancelled']);
 

@@ -1,7 +1,7 @@
 // apt.conf, sources.list and ~/.hasher/config for one branch and arch. Pure text: the
 // host module writes these files into the step's work directory.
-import type { Arch } from '../../dsl/plan';
-import type { Repo } from '../../dsl/model';
+import type { Arch } from '../../plan/plan';
+import type { Repo } from '../../plan/model';
 
 /** Where a branch lives on an ALT mirror, and the key its lines are signed with. */
 interface BranchLayout {

@@ -1,7 +1,7 @@
 // Command lines of hasher, vm-run and mkimage-profiles, built as argv arrays. Pure: the
 // contract tests run every argv built here through fakes that parse options with the
 // same getopt long-option lists as the real tools.
-import type { Arch } from '../../dsl/plan';
+import type { Arch } from '../../plan/plan';
 
 export interface HasherCommon {
   workdir: string;

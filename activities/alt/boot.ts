@@ -5,8 +5,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
-import type { Test } from '../../dsl/model';
-import type { Arch } from '../../dsl/plan';
+import type { Test } from '../../plan/model';
+import type { Arch } from '../../plan/plan';
 import { badInput } from '../failures';
 import type { KindContext, KindResult } from '../kinds/registry';
 import { appendLogLines } from '../step-log';

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { Repo } from '../../dsl/model';
+import { Repo } from '../../plan/model';
 import type { StoreEntry } from '../store';
 import { badInput } from '../failures';
 import { Lock } from './rpm-list';

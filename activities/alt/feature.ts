@@ -7,7 +7,7 @@
 // pure; writeFeature() puts the tree on disk.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Script, Settings } from '../../dsl/model';
+import type { Script, Settings } from '../../plan/model';
 
 export const FEATURE_NAME = 'sborka';
 export const FEATURE_TARGET = `use/${FEATURE_NAME}`;

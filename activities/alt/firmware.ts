@@ -6,7 +6,7 @@
 // none is told which package to install.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Arch } from '../../dsl/plan';
+import type { Arch } from '../../plan/plan';
 
 interface FirmwareSource {
   what: string;

@@ -6,10 +6,8 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { canBeEmulated } from '../../dsl/arches';
-import { Arch } from '../../dsl/plan-schemas';
-
-type Arch = z.infer<typeof Arch>;
+import { canBeEmulated } from '../../plan/arches';
+import { Arch } from '../../plan/schemas';
 import { processIsRunning } from '../process-runner';
 import { aptConf, hasherConfig, sourcesList, type SourcesListInput } from './apt-conf';
 import { privProblems, subconfigNumbers, type ConfigFile, type PrivNeeds } from './hasher-priv';

@@ -1,6 +1,6 @@
 // What mkimage-profiles prints and names: the `** image: PATH [SIZE]` line (stderr, from
 // image.in/Makefile's postprocess), the image file name and the reports directory.
-import type { Output } from '../../dsl/model';
+import type { Output } from '../../plan/model';
 
 export interface ImageLine {
   path: string;

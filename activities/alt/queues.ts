@@ -4,8 +4,8 @@
 // time), and `build-e2k` only when it declares an e2k generation (e2k is never emulated).
 // Pure: `sborka worker --toolchain alt` refuses at start with these messages instead of
 // taking steps it would fail or take from native hosts.
-import { Arch } from '../../dsl/plan-schemas';
-import { canBeEmulated, emulatedTaskQueueFor, taskQueueFor } from '../../dsl/arches';
+import { Arch } from '../../plan/schemas';
+import { canBeEmulated, emulatedTaskQueueFor, taskQueueFor } from '../../plan/arches';
 import { archMode, type AltHost } from './host';
 
 type ArchName = (typeof Arch.options)[number];

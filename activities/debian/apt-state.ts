@@ -5,8 +5,8 @@
 // private tree), so the builds that share one tree take turns through a file lock.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { canonicalJson, sha256Hex } from '../../dsl/cache-key';
-import type { Config } from '../../service/config';
+import { canonicalJson, sha256Hex } from '../../plan/cache-key';
+import type { Config } from '../../config/config';
 import { withFileLock } from '../file-lock';
 import { makeAptRoot, type AptRoot } from './apt';
 import type { AptSource } from './lock';

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import type { Repo } from '../../dsl/model';
+import type { Repo } from '../../plan/model';
 import type { AptSource } from './lock';
 
 export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';

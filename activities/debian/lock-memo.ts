@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { canonicalJson, sha256Hex } from '../../dsl/cache-key';
+import { canonicalJson, sha256Hex } from '../../plan/cache-key';
 import { sha256File } from '../store';
 import { Lock, lockJson, type AptSource } from './lock';
 

@@ -5,7 +5,7 @@
 import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Config } from '../../service/config';
+import type { Config } from '../../config/config';
 import { sha256File } from '../store';
 import { sourceLine } from './apt';
 import { debFileName, type Lock, type LockedPackage } from './lock';

@@ -5,9 +5,9 @@
 // only (its maintainer scripts cannot run here): configure installs it inside a VM.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { canonicalJson, sha256Hex } from '../../dsl/cache-key';
+import { canonicalJson, sha256Hex } from '../../plan/cache-key';
 import { badInput, stepFailed } from '../failures';
-import type { StepParams } from '../../dsl/step-params';
+import type { StepParams } from '../../plan/step-params';
 import { defineKind, type KindContext, type KindResult } from '../kinds/registry';
 import { appendLogLines } from '../step-log';
 import { StepStore } from '../store';

@@ -7,11 +7,11 @@
 // from them for the same request is reused (lock-memo.ts).
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { debianArch } from '../../dsl/arches';
-import type { Repo } from '../../dsl/model';
+import { debianArch } from '../../plan/arches';
+import type { Repo } from '../../plan/model';
 import { badInput } from '../failures';
 import { defineKind, type KindContext } from '../kinds/registry';
-import type { StepParams } from '../../dsl/step-params';
+import type { StepParams } from '../../plan/step-params';
 import { indexKey, kernelFlavours, newestReleaseDate, parseSimulation, readPackageIndexes, suiteSources, type AptRoot, type IndexEntry, type SimulatedInstall } from './apt';
 import { withAptState } from './apt-state';
 import { LOCK_FILE, lockJson, type AptSource, type Lock, type LockedPackage } from './lock';

@@ -2,13 +2,13 @@
 // toolchain; a toolchain's adapter registers its product kinds (resolve, prepare-root, ...)
 // and may override a core kind for itself.
 import type { Logger } from 'pino';
-import { STEP_PARAMS, type StepKind, type StepParams } from '../../dsl/step-params';
+import { STEP_PARAMS, type StepKind, type StepParams } from '../../plan/step-params';
 import type { z } from 'zod';
-import type { Step, Toolchain as ToolchainSchema } from '../../dsl/plan';
-import type { Config } from '../../service/config';
+import type { Step, Toolchain as ToolchainSchema } from '../../plan/plan';
+import type { Config } from '../../config/config';
 import { badInput } from '../failures';
 import type { ProcessOutcome } from '../process-runner';
-import type { StepProgress } from '../step-contract';
+import type { StepProgress } from '../../plan/step-contract';
 import type { StoreEntry } from '../store';
 
 export type Toolchain = z.infer<typeof ToolchainSchema>;

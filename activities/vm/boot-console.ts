@@ -5,7 +5,7 @@
 import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { Arch } from '../../dsl/plan';
+import type { Arch } from '../../plan/plan';
 import { badInput, stepFailed } from '../failures';
 import type { KindContext } from '../kinds/registry';
 import { STAGING_ENV } from '../orphans';

@@ -1,5 +1,5 @@
 // The VM runner's public surface: kernels for each architecture, KVM detection, runInVm
-// and the vm-run command line.
+// (the vm-run command line over it is cli/commands/vm-run.ts).
 export { fetchArchPackage, KERNEL_SOURCES, prepareVmKernel, vmKernelCacheDir, VmArch, VmKernel, type PrepareKernelOptions } from './kernels';
 export { chooseAccel, detectKvm, hostVmArch, KvmMode, KvmStatus, probeAccel, probeKvm, resetKvmCache } from './kvm';
 export {
@@ -13,4 +13,3 @@ export {
   VmRunStatus,
   type RunInVmInput,
 } from './run-in-vm';
-export { parseVmRunArgs, VM_RUN_EXIT, VM_RUN_USAGE, vmRunCommand, vmRunMain, type VmRunIo } from './cli';

@@ -6,7 +6,7 @@ import { followBuild } from '../follow';
 import { loadPlans } from '../load-plan';
 import { buildResult, resumeBuild, startBuild } from '../../service/builds';
 import { defaultQueues, queuesFor, startWorkers } from '../../service/worker';
-import type { BuildPlan } from '../../dsl/plan';
+import type { BuildPlan } from '../../plan/plan';
 import type { BuildProductResult } from '../../workflows/contract';
 
 const buildUsage = 'sborka build <recipe.sborka|plan.json> [--product P] [--arch A] [--id BUILD_ID] [--follow] [--no-worker]';

@@ -13,7 +13,7 @@ import { serverCommand } from './server';
 import { statusCommand } from './status';
 import { tokenCommand } from './token';
 import { workerCommand } from './worker';
-import { vmRunCommand } from '../../activities/vm';
+import { vmRunCommand } from './vm-run';
 import { promoteCommand } from './promote';
 
 export const COMMANDS: Command[] = [

@@ -1,6 +1,6 @@
 import { parseCommandArgs, requirePositional } from '../args';
 import { EXIT, UserError, type Command } from '../command';
-import { loadConfig } from '../../service/config';
+import { loadConfig } from '../../config/config';
 import { loadPublishConfig } from '../../activities/publish/config';
 import { promoteBuild } from '../../activities/publish/promote';
 

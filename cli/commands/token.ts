@@ -3,7 +3,7 @@
 import * as os from 'node:os';
 import { parseCommandArgs, requirePositional } from '../args';
 import { EXIT, UserError, type Command } from '../command';
-import { loadConfig } from '../../service/config';
+import { loadConfig } from '../../config/config';
 import { recordAudit } from '../../service/api/audit';
 import { openApiDb } from '../../service/api/db';
 import { parseRole } from '../../service/api/roles';

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { StepStore } from '../../activities/store';
-import type { BuildPlan } from '../../dsl/plan';
+import type { BuildPlan } from '../../plan/plan';
 import type { VariantStatus } from '../../workflows/status';
 
 export const ArtifactInfo = z.object({

@@ -3,7 +3,7 @@
 // existence never leaks. Lists are filtered in the visibility query itself.
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
-import { Arch, Name } from '../../dsl/plan-schemas';
+import { Arch, Name } from '../../plan/schemas';
 import { BUILD_PRODUCT } from '../builds';
 import { SA_ARCH, SA_OWNER, SA_PRODUCT, SA_STATE } from '../../workflows/search-attributes';
 import { notFound, type Principal } from './http';

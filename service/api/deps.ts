@@ -1,7 +1,7 @@
 // What every route needs, made once by createApiServer.
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import type { Config } from '../config';
+import type { Config } from '../../config/config';
 import type { Db } from './db';
 import type { RecipeStore } from './recipes';
 import type { Webhooks } from './webhooks';

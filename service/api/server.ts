@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from '../config';
+import type { Config } from '../../config/config';
 import { recordAudit } from './audit';
 import { metaValue, openApiDb, type Db } from './db';
 import type { ApiDeps } from './deps';

@@ -4,8 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import pino from 'pino';
 import type { z } from 'zod';
-import { StepInput } from '../../activities/step-contract';
-import { loadConfig, type Config } from '../../service/config';
+import { StepInput } from '../../plan/step-contract';
+import { loadConfig, type Config } from '../../config/config';
 
 export function makeTmpDir(prefix = 'sborka-act-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../activities';
-import type { StepInput, StepResult } from '../../activities/step-contract';
-import type { Config } from '../../service/config';
+import type { StepInput, StepResult } from '../../plan/step-contract';
+import type { Config } from '../../config/config';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, stepInput, testConfig } from './helpers';
 
 let dir: string;

@@ -6,8 +6,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { inputEnvName } from '../../activities/kinds/core';
 import { readLedger } from '../../activities/ledger';
-import type { StepInput, StepResult } from '../../activities/step-contract';
-import type { Config } from '../../service/config';
+import type { StepInput, StepResult } from '../../plan/step-contract';
+import type { Config } from '../../config/config';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, stepInput, testConfig } from './helpers';
 
 let dir: string;

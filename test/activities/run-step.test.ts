@@ -9,8 +9,8 @@ import { KindRegistry } from '../../activities/kinds/registry';
 import { readLedger } from '../../activities/ledger';
 import { processIsRunning } from '../../activities/process-runner';
 import { StepStore } from '../../activities/store';
-import type { StepInput, StepProgress, StepResult } from '../../activities/step-contract';
-import type { Config } from '../../service/config';
+import type { StepInput, StepProgress, StepResult } from '../../plan/step-contract';
+import type { Config } from '../../config/config';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, stepInput, testConfig, waitFor } from './helpers';
 
 let dir: string;

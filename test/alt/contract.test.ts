@@ -15,7 +15,7 @@ import { imageScript, usersScript } from '../../activities/alt/feature';
 import { altDefaultQueues, altQueueProblems } from '../../activities/alt/queues';
 import { AltHost } from '../../activities/alt/host';
 import { altWorkerSetup } from '../../cli/commands/worker';
-import { StepInput, type StepResult } from '../../activities/step-contract';
+import { StepInput, type StepResult } from '../../plan/step-contract';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
 import { fakeHost, recipePlan, useFakes, type FakeHost } from './helpers';
 

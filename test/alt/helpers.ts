@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AltHost } from '../../activities/alt/host';
 import { compile } from '../../dsl/compile';
-import type { BuildPlan } from '../../dsl/plan';
+import type { BuildPlan } from '../../plan/plan';
 import { planProduct } from '../../dsl/planner';
 import { withRecipeDir } from '../../cli/load-plan';
 import { fileHost } from '../../cli/recipe-files';

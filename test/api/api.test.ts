@@ -9,7 +9,7 @@ import { tokenCommand } from '../../cli/commands/token';
 import { apiDbPath } from '../../service/api/db';
 import { createApiServer } from '../../service/api/server';
 import { syncSchedules } from '../../service/schedules';
-import { parsePlan } from '../../dsl/plan';
+import { parsePlan } from '../../plan/plan';
 import { x86Plan } from '../helpers/sborka-env';
 import { ApiEnv, fragilePlan, ROLES, writerPlan, type TestRole } from './helpers';
 

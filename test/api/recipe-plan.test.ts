@@ -3,8 +3,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { StepParams } from '../../dsl/step-params';
-import type { BuildPlan } from '../../dsl/plan';
+import type { StepParams } from '../../plan/step-params';
+import type { BuildPlan } from '../../plan/plan';
 import { planFromRecipe, RecipeStore } from '../../service/api/recipes';
 
 const PRODUCTS = path.resolve(__dirname, '..', '..', 'products');

@@ -3,8 +3,8 @@
 // and no qemu outlives a step.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { StepResult } from '../../activities/step-contract';
-import type { Config } from '../../service/config';
+import type { StepResult } from '../../plan/step-contract';
+import type { Config } from '../../config/config';
 import { outputMatches, shellQuote } from '../../activities/debian/boot';
 import { makeTmpDir, removeDir, testConfig } from '../activities/helpers';
 import { buildStep, commitConfiguredRoot, debianStep, debianTestRoot, qemuUnder, runner, testStep } from './image-fixture';

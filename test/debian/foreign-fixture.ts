@@ -9,9 +9,9 @@ import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
 import { Lock, LOCK_FILE } from '../../activities/debian/lock';
-import { StepInput, type StepResult } from '../../activities/step-contract';
-import type { Config } from '../../service/config';
-import { loadConfig } from '../../service/config';
+import { StepInput, type StepResult } from '../../plan/step-contract';
+import type { Config } from '../../config/config';
+import { loadConfig } from '../../config/config';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
 import { qemuUnder } from './image-fixture';
 

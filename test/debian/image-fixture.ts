@@ -9,9 +9,9 @@ import type { Info } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
 import { withFileLock } from '../../activities/file-lock';
-import { StepInput, type StepResult } from '../../activities/step-contract';
+import { StepInput, type StepResult } from '../../plan/step-contract';
 import { StepStore } from '../../activities/store';
-import type { Config } from '../../service/config';
+import type { Config } from '../../config/config';
 import { quietSdkLogger, silentLogger } from '../activities/helpers';
 
 export const SOURCE_DATE_EPOCH = 1_700_000_000;

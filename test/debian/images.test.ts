@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { usedInodes } from '../../activities/debian/writers/img';
-import type { StepResult } from '../../activities/step-contract';
-import type { Config } from '../../service/config';
+import type { StepResult } from '../../plan/step-contract';
+import type { Config } from '../../config/config';
 import { makeTmpDir, removeDir, testConfig } from '../activities/helpers';
 import { buildStep, commitConfiguredRoot, debianStep, debianTestRoot, runner } from './image-fixture';
 

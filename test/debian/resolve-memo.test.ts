@@ -10,7 +10,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
 import { registerDebianKinds } from '../../activities/debian/index';
 import { Lock, LOCK_FILE } from '../../activities/debian/lock';
-import { StepInput, type StepResult } from '../../activities/step-contract';
+import { StepInput, type StepResult } from '../../plan/step-contract';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
 
 const MIRROR = 'http://fake.invalid/debian';

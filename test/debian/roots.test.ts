@@ -15,9 +15,9 @@ import { aptStateDir } from '../../activities/debian/apt-state';
 import { baseLayerKey } from '../../activities/debian/prepare-root';
 import { Lock, LOCK_FILE } from '../../activities/debian/lock';
 import { copyIntoRoot, resolveInRoot } from '../../activities/debian/root-fs';
-import { StepInput, type StepResult } from '../../activities/step-contract';
+import { StepInput, type StepResult } from '../../plan/step-contract';
 import { StepStore } from '../../activities/store';
-import type { Config } from '../../service/config';
+import type { Config } from '../../config/config';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
 
 jest.setTimeout(15 * 60_000);

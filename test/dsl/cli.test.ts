@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { main } from '../../cli/sborka';
 import { Diagnostic } from '../../dsl/diagnostics';
 import { formatRecipe } from '../../dsl/format';
-import { parsePlan } from '../../dsl/plan';
+import { parsePlan } from '../../plan/plan';
 import { ROOT } from './helpers';
 
 function sink(): Writable & { text: string } {

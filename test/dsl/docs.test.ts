@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compile } from '../../dsl/compile';
 import { formatRecipe } from '../../dsl/format';
-import { parsePlan } from '../../dsl/plan';
+import { parsePlan } from '../../plan/plan';
 import { planJson, planProduct } from '../../dsl/planner';
 import { KEYWORDS, Name, tokenizeRecipe } from '../../dsl/tokens';
 import { ROOT } from './helpers';

@@ -1,10 +1,10 @@
 // `emulate after`: parsed, inherited like a scalar (`on` blocks and variants included),
 // refused where no alt host could emulate (the debian toolchain, e2k), planned as the
 // variant's emulated queue, printed back by fmt.
-import { emulatedTaskQueueFor } from '../../dsl/arches';
+import { emulatedTaskQueueFor } from '../../plan/arches';
 import { formatRecipe } from '../../dsl/format';
-import { durationLiteral } from '../../dsl/literals';
-import { parsePlan, PlanError } from '../../dsl/plan';
+import { durationLiteral } from '../../plan/literals';
+import { parsePlan, PlanError } from '../../plan/plan';
 import { planJson, planProduct, planText } from '../../dsl/planner';
 import { compileText } from './helpers';
 

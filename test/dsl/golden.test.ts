@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compile } from '../../dsl/compile';
-import { parsePlan } from '../../dsl/plan';
+import { parsePlan } from '../../plan/plan';
 import { planCacheKeys, planJson, planProduct } from '../../dsl/planner';
 import { diskHost, productFiles } from './helpers';
 

@@ -3,9 +3,10 @@
 // against the consumer's own schema, so a drift between the two fails here.
 import { VerifyLicensesParams } from '../../activities/licenses/kind';
 import { formatRecipe } from '../../dsl/format';
-import type { ResolvedVariant } from '../../dsl/model';
-import { parsePlan, type BuildPlan, type Step } from '../../dsl/plan';
-import { multiArchTag, planJson, planProduct } from '../../dsl/planner';
+import type { ResolvedVariant } from '../../plan/model';
+import { parsePlan, type BuildPlan, type Step } from '../../plan/plan';
+import { multiArchTag } from '../../plan/naming';
+import { planJson, planProduct } from '../../dsl/planner';
 import { PublishParams } from '../../publish/params';
 import { compileText } from './helpers';
 

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
-import { loadConfig, type Config } from '../../service/config';
+import { loadConfig, type Config } from '../../config/config';
 import { embeddedAddress, embeddedPaths, ensureEmbeddedServer, stopEmbeddedServer } from '../../service/temporal-server';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');

@@ -9,11 +9,11 @@ import { createActivities, defaultRegistry } from '../../activities';
 import { registerLicenseKinds, verifyLicensesKind } from '../../activities/licenses';
 import type { KindContext } from '../../activities/kinds/registry';
 import { runChecked } from '../../activities/process-runner';
-import { StepInput, type StepResult } from '../../activities/step-contract';
+import { StepInput, type StepResult } from '../../plan/step-contract';
 import { StepStore, type StoreEntry } from '../../activities/store';
 import type { LicenseReport } from '../../licenses/report';
 import type { SpdxDocument } from '../../licenses/sbom';
-import type { Config } from '../../service/config';
+import type { Config } from '../../config/config';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
 
 // products/debian/minimal.sborka's policy.

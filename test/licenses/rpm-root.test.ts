@@ -8,12 +8,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
 import { registerLicenseKinds } from '../../activities/licenses';
-import { StepInput, type StepResult } from '../../activities/step-contract';
+import { StepInput, type StepResult } from '../../plan/step-contract';
 import { StepStore, type StoreEntry } from '../../activities/store';
 import { parseRpmDump, RPM_QUERY_FORMAT } from '../../licenses/rpm-dump';
 import type { LicenseReport } from '../../licenses/report';
 import { parseVerificatorOutput, renderVerificatorInput } from '../../licenses/verificator';
-import type { Config } from '../../service/config';
+import type { Config } from '../../config/config';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
 
 const PACKAGES: Array<[string, string]> = [

@@ -7,9 +7,9 @@ import { createActivities, defaultRegistry } from '../../activities';
 import { registerPublishKind, type PublishKindDeps } from '../../activities/publish/kind';
 import { promoteBuild } from '../../activities/publish/promote';
 import { promoteCommand } from '../../cli/commands/promote';
-import type { StepInput, StepResult } from '../../activities/step-contract';
+import type { StepInput, StepResult } from '../../plan/step-contract';
 import { PublishConfig, type PublishConfigInput } from '../../publish/config-schema';
-import type { Config } from '../../service/config';
+import type { Config } from '../../config/config';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, stepInput, testConfig } from '../activities/helpers';
 import { makeGpgKey, makeMinisignKey, sha256, storeEntry, type GpgKey } from './helpers';
 

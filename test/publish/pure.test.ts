@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tagFromRefName } from '../../activities/publish/kind';
 import { preflightPublish } from '../../activities/publish/preflight';
-import { parsePlan, type PlanInput } from '../../dsl/plan';
+import { parsePlan, type PlanInput } from '../../plan/plan';
 import { PublishConfig } from '../../publish/config-schema';
 import { buildIndex, checkRegistryReference, parseReference, sha256Digest } from '../../publish/oci';
 import { selectForRemoval } from '../../publish/retention';

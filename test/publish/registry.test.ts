@@ -5,10 +5,10 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
 import { registerPublishKind } from '../../activities/publish/kind';
 import { createPublishActivities, preflightPublish } from '../../activities/publish/preflight';
-import type { StepInput, StepResult } from '../../activities/step-contract';
-import { parsePlan, type PlanInput } from '../../dsl/plan';
+import type { StepInput, StepResult } from '../../plan/step-contract';
+import { parsePlan, type PlanInput } from '../../plan/plan';
 import { PublishConfig } from '../../publish/config-schema';
-import type { Config } from '../../service/config';
+import type { Config } from '../../config/config';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, stepInput, testConfig } from '../activities/helpers';
 import { makeOciLayout, sha256, startFaultProxy, startRegistry, storeEntry, type Registry } from './helpers';
 

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { vmRunMain } from '../../activities/vm/cli';
+import { vmRunMain } from '../../cli/commands/vm-run';
 import { detectKvm } from '../../activities/vm/kvm';
 import { busyboxRoot, stateDir, tmpDir } from './fixtures';
 

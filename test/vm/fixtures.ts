@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { run } from '../../activities/vm/debian-mirror';
 import { fetchArchPackage, type VmArch } from '../../activities/vm/kernels';
 import { groupIsRunning, processIsRunning } from '../../activities/process-runner';
-import { loadConfig } from '../../service/config';
+import { loadConfig } from '../../config/config';
 
 /** The project's own state dir: vm-kernels/ there is a download cache shared by every run. */
 export const stateDir = loadConfig().stateDir;

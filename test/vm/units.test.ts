@@ -7,7 +7,7 @@ import { compareDebianVersions, parsePackages } from '../../activities/vm/debian
 import { withoutKernelMessages } from '../../activities/vm/boot-console';
 import { buildInitramfs, INIT_SCRIPT, modinfo } from '../../activities/vm/initramfs';
 import { prepareVmKernel } from '../../activities/vm/kernels';
-import { parseVmRunArgs } from '../../activities/vm/cli';
+import { parseVmRunArgs } from '../../cli/commands/vm-run';
 import { qemuArgv, type VmSpec } from '../../activities/vm/qemu';
 import { ARCHES, stateDir } from './fixtures';
 

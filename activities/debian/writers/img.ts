@@ -8,7 +8,7 @@
 // (the unpack time); debugfs then sets both to SOURCE_DATE_EPOCH on every inode.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Arch } from '../../../dsl/plan';
+import type { Arch } from '../../../plan/plan';
 import { badInput, stepFailed } from '../../failures';
 import { readLogTail } from '../../step-log';
 import { clampTime, derivedUuid, finish, unpackRoot, type ImageRequest, type RootSource, type WriterContext, type WrittenImage } from './common';

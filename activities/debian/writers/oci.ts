@@ -4,7 +4,7 @@
 // fixed key order, every time stamp the root's SOURCE_DATE_EPOCH.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import type { Arch } from '../../../dsl/plan';
+import type { Arch } from '../../../plan/plan';
 import { badInput } from '../../failures';
 import { sha256File } from '../../store';
 import { finish, sha256, type ImageRequest, type RootSource, type WriterContext, type WrittenImage } from './common';

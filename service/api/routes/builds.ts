@@ -4,8 +4,8 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 // Arch and Name from plan-schemas: dsl/plan re-exports them beside same-named types, which swc drops.
-import { Arch, Name } from '../../../dsl/plan-schemas';
-import { BuildPlan, parsePlan, PlanError, type BuildPlan as Plan } from '../../../dsl/plan';
+import { Arch, Name } from '../../../plan/schemas';
+import { BuildPlan, parsePlan, PlanError, type BuildPlan as Plan } from '../../../plan/plan';
 import { SA_PRODUCT } from '../../../workflows/search-attributes';
 import { ownerLabel } from '../../../workflows/search-values';
 import { OperatorReply } from '../../../workflows/contract';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { canBeEmulated } from './arches';
 import { STEP_PARAMS, StepKind } from './step-params';
 // Shared with the product model and step params; they live apart to keep imports acyclic.
-import { Arch, ArtifactRef, Name, Owner, Schedule } from './plan-schemas';
+import { Arch, ArtifactRef, Name, Owner, Schedule } from './schemas';
 
 export { Arch, Name, Owner, Schedule };
 
@@ -115,7 +115,6 @@ export type Step = z.infer<typeof Step>;
 export type Artifact = z.infer<typeof Artifact>;
 export type RetryPolicy = z.infer<typeof RetryPolicy>;
 export type Owner = z.infer<typeof Owner>;
-export type Arch = z.infer<typeof Arch>;
 export type { StepKind };
 
 export class PlanError extends Error {

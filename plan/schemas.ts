@@ -11,6 +11,7 @@ export const Name = z
 export const Arch = z.enum([
   'x86_64', 'i586', 'aarch64', 'armh', 'ppc64le', 'riscv64', 'loongarch64', 'e2kv4', 'e2kv5', 'e2kv6',
 ]);
+export type Arch = z.infer<typeof Arch>;
 
 export const Owner = z.union([
   z.object({ kind: z.literal('community') }),

@@ -1,7 +1,7 @@
 // What the BuildVariant workflow sends to the runStep activity and gets back. Only keys,
 // paths and small values travel through Temporal: logs and artifacts stay on disk.
 import { z } from 'zod';
-import { Step, Toolchain } from '../dsl/plan';
+import { Step, Toolchain } from './plan';
 
 export const StepOutputs = z.object({
   /** Every file the step produced, relative to its output directory. */

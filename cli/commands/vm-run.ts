@@ -3,11 +3,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { CliIo } from '../../cli/command';
-import { loadConfig } from '../../service/config';
-import { hostVmArch, type KvmMode } from './kvm';
-import { VmArch } from './kernels';
-import { runInVm, type RunInVmInput, type VmMount } from './run-in-vm';
+import type { CliIo } from '../command';
+import { loadConfig } from '../../config/config';
+import { hostVmArch, type KvmMode } from '../../activities/vm/kvm';
+import { VmArch } from '../../activities/vm/kernels';
+import { runInVm, type RunInVmInput, type VmMount } from '../../activities/vm/run-in-vm';
 
 export const VM_RUN_USAGE = `usage: sborka vm-run [options] [--] command [args...]
   --root=DIR           host directory shared over 9p as the VM's / (required)

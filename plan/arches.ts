@@ -1,5 +1,5 @@
 // Which architectures each toolchain builds, and the Debian ⇄ ALT arch names.
-import type { Arch } from './plan';
+import type { Arch } from './schemas';
 
 export type ToolchainName = 'alt' | 'debian';
 export const TOOLCHAINS: readonly ToolchainName[] = ['alt', 'debian'];

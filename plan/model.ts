@@ -3,7 +3,7 @@
 // planner reads it, and the build steps' params reuse its parts.
 import { z } from 'zod';
 import { isCalendarDate } from './literals';
-import { Arch, Name, Owner, Schedule } from './plan-schemas';
+import { Arch, Name, Owner, Schedule } from './schemas';
 
 export const Repo = z.object({
   name: Name,

@@ -2,7 +2,7 @@
 // configure → build (one per output) → verify-licenses → test → publish. Each toolchain's
 // activities implement them; the params say what to build, never how.
 import { z } from 'zod';
-import { Arch, ArtifactRef, Name, Owner, RelativePath } from './plan-schemas';
+import { Arch, ArtifactRef, Name, Owner, RelativePath } from './schemas';
 import { LicensePolicy, Output, Overlay, PublishTarget, Repo, Script, Settings, Test } from './model';
 
 const Toolchain = z.enum(['alt', 'debian']);

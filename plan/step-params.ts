@@ -2,7 +2,7 @@
 // the kind; each toolchain implements the kinds it supports.
 import { z } from 'zod';
 import { buildKinds } from './build-step-params';
-import { RelativePath } from './plan-schemas';
+import { RelativePath } from './schemas';
 
 // Lives in plan-schemas.ts now (build-step-params.ts needs it too); still exported from here.
 export { RelativePath };
