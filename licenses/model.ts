@@ -29,7 +29,7 @@ export type InstalledPackage = z.infer<typeof InstalledPackage>;
 
 export const RAW_TEXT_LIMIT = 64 * 1024;
 
-// Waivers belong to the language (dsl/model.ts declares them, the planner passes them in
+// Waivers belong to the language (plan/model.ts declares them, the planner passes them in
 // the policy); they are re-exported here for the license code.
 export { Waiver } from '../plan/model';
 

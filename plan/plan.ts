@@ -44,7 +44,7 @@ const StepCommon = z.object({
   cacheable: z.boolean().default(true),
 });
 
-/** One schema per step kind: the kind picks the params schema (see dsl/step-params.ts). */
+/** One schema per step kind: the kind picks the params schema (see plan/step-params.ts). */
 export const Step = z.discriminatedUnion(
   'kind',
   Object.entries(STEP_PARAMS).map(([kind, params]) =>

@@ -1,4 +1,4 @@
-// The publish step's params: the planner's own schema (dsl/build-step-params.ts), so the
+// The publish step's params: the planner's own schema (plan/build-step-params.ts), so the
 // planner and the publishing activity can never disagree on a field.
 import { z } from 'zod';
 import { buildKinds } from '../plan/build-step-params';
