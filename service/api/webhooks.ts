@@ -3,9 +3,11 @@
 // Temporal's visibility (the service keeps no build state); what was already announced is
 // recorded in SQLite, so a restart neither repeats nor loses a notification. Each delivery
 // is signed with HMAC-SHA256 and retried with exponential backoff until it is accepted.
+// Destinations pass the egress policy (egress.ts) when set and again at every delivery.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { variantStatusQuery } from '../../workflows/api';
 import { SA_ARCH, SA_OWNER, SA_PRODUCT, SA_STATE } from '../../workflows/search-attributes';
@@ -13,13 +15,15 @@ import { VariantStatus } from '../../workflows/status';
 import { BUILD_PRODUCT } from '../builds';
 import type { Db } from './db';
 import { stateOf } from './build-access';
+import { EgressError, EgressPolicy, parseAllowList, pinnedLookup, type Lookup } from './egress';
+import { badRequest } from './http';
 
 export const WEBHOOK_EVENTS = ['build.succeeded', 'build.failed', 'build.cancelled', 'build.waiting'] as const;
 export const WebhookEvent = z.enum(WEBHOOK_EVENTS);
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 
 export const WebhookInput = z.object({
-  url: z.url({ protocol: /^https?$/ }).max(2000).describe('http(s) URL the events are POSTed to'),
+  url: z.url({ protocol: /^https?$/ }).max(2000).describe('http(s) URL the events are POSTed to; loopback, private, link-local, multicast and metadata addresses are refused unless the admin allow-list names the host'),
   secret: z.string().min(16).max(200).optional().describe('HMAC key; one is generated (and shown once) when left out'),
   events: z.array(WebhookEvent).min(1).default([...WEBHOOK_EVENTS]),
 });
@@ -65,6 +69,10 @@ export interface WebhookOptions {
   timeoutMs: number;
   /** Base URL the payloads link to (the dashboard's own address). */
   publicUrl?: string;
+  /** Hosts exempt from the egress policy's range check (default: $SBORKA_WEBHOOK_ALLOW, comma separated). */
+  allowHosts?: readonly string[];
+  /** Name resolution for the egress policy (default: the system's, once per check). */
+  lookup?: Lookup;
 }
 
 export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = { pollMs: 2000, retryBaseMs: 5000, maxDelayMs: 3_600_000, maxAttempts: 10, timeoutMs: 10_000 };
@@ -79,15 +87,26 @@ export class Webhooks {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = true;
+  readonly egress: EgressPolicy;
 
   constructor(
     private readonly db: Db,
     private readonly client: Client,
     private readonly logger: Logger,
     readonly options: WebhookOptions = DEFAULT_WEBHOOK_OPTIONS,
-  ) {}
+  ) {
+    const allow = options.allowHosts ? parseAllowList(options.allowHosts, 'webhooks.allowHosts') : parseAllowList(process.env.SBORKA_WEBHOOK_ALLOW);
+    this.egress = new EgressPolicy(allow, options.lookup);
+  }
 
-  set(owner: string, input: z.infer<typeof WebhookInput>, now = new Date()): WebhookInfo {
+  /** Sets the owner's webhook; a URL the egress policy refuses is a 400 on body.url. */
+  async set(owner: string, input: z.infer<typeof WebhookInput>, now = new Date()): Promise<WebhookInfo> {
+    try {
+      await this.egress.vet(input.url);
+    } catch (e) {
+      if (!(e instanceof EgressError)) throw e;
+      throw badRequest(`the webhook URL is refused: ${e.message}`, [{ path: 'body.url', message: e.message }]);
+    }
     const secret = input.secret ?? randomBytes(24).toString('base64url');
     const at = now.toISOString();
     this.db
@@ -259,8 +278,14 @@ export class Webhooks {
     const t = Math.floor(Date.now() / 1000);
     let error: string | undefined;
     let status: number | undefined;
+    let refused = false;
+    let agent: Agent | undefined;
     try {
-      const res = await fetch(d.url, {
+      const target = await this.egress.vet(d.url);
+      // Resolved once above; the connection goes to that address (TLS still verifies the name).
+      agent = new Agent({ connect: { lookup: pinnedLookup(target.address, target.family) } });
+      const res = await request(target.url, {
+        dispatcher: agent,
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -270,27 +295,41 @@ export class Webhooks {
           'x-sborka-signature': signature(hook.secret, d.payload, t),
         },
         body: d.payload,
-        redirect: 'manual',
+        // No redirects (undici's request follows none): a 3xx is a failed delivery.
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
-      status = res.status;
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+      status = res.statusCode;
+      // Read and dropped: the partner sees the status code, never the remote's body.
+      await res.body.dump().catch(() => undefined);
+      if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (e) {
-      error = (e as Error).message;
+      refused = e instanceof EgressError && !e.retry;
+      error = e instanceof EgressError ? `refused by the egress policy: ${e.message}` : networkError(e, this.options.timeoutMs);
+      if (!(e instanceof EgressError)) this.logger.debug({ delivery: d.id, err: e }, 'webhook connection failed');
+    } finally {
+      await agent?.close().catch(() => undefined);
     }
     const attempts = d.attempts + 1;
     if (!error) {
       this.db.prepare("UPDATE deliveries SET status = 'delivered', attempts = ?, last_status = ?, last_error = NULL, delivered_at = ? WHERE id = ?").run(attempts, status ?? null, new Date().toISOString(), d.id);
       return;
     }
-    const giveUp = attempts >= this.options.maxAttempts;
+    // A refused destination stays refused: no retries.
+    const giveUp = refused || attempts >= this.options.maxAttempts;
     const delay = Math.min(this.options.maxDelayMs, this.options.retryBaseMs * 2 ** (attempts - 1));
     this.db
       .prepare('UPDATE deliveries SET status = ?, attempts = ?, next_at = ?, last_error = ?, last_status = ? WHERE id = ?')
       .run(giveUp ? 'failed' : 'pending', attempts, Date.now() + delay, error, status ?? null, d.id);
     this.logger.info({ delivery: d.id, owner: d.owner, attempts, error, giveUp }, 'webhook delivery failed');
   }
+}
+
+/** What a partner may see of a failed connection: its kind and code, never addresses or remote text. */
+function networkError(e: unknown, timeoutMs: number): string {
+  const err = e as { name?: string; code?: string; cause?: { code?: string } };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError' || err.code === 'UND_ERR_HEADERS_TIMEOUT') return `timed out after ${timeoutMs} ms`;
+  const code = err.code ?? err.cause?.code;
+  return code && /^[A-Z_]+$/.test(code) ? `connection failed (${code})` : 'connection failed';
 }
 
 function hookInfo(r: HookRow): WebhookInfo {

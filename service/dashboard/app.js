@@ -5,15 +5,17 @@
 // fetch, which (unlike EventSource) can send that header.
 'use strict';
 (function () {
-  const S = window.SBORKA_STRINGS;
+  const M = window.SBORKA_MESSAGES;
   const store = window.localStorage;
   let lang = store.getItem('sborka.lang') || (navigator.language || 'ru').slice(0, 2);
-  if (!S[lang]) lang = 'ru';
+  if (!window.SBORKA_LANGS.includes(lang)) lang = window.SBORKA_LANGS[0];
   let me = null;
   let liveAborts = [];
 
   function t(key, vars) {
-    const s = (S[lang] && S[lang][key]) || S.en[key] || key;
+    // Every entry has every language (i18n.test.ts); the bare id shows only for an unknown id.
+    const m = Object.prototype.hasOwnProperty.call(M, key) ? M[key] : null;
+    const s = m ? m[lang] : key;
     return s.replace(/\{(\w+)\}/g, (_, k) => (vars && vars[k] !== undefined ? String(vars[k]) : ''));
   }
   const st = (s) => t('state.' + s);
@@ -178,10 +180,10 @@
     const q = new URLSearchParams();
     for (const k of ['product', 'owner', 'arch', 'state']) if (params.get(k)) q.set(k, params.get(k));
     const data = await api('GET', '/api/builds?' + q.toString());
-    const field = (k) => h('input', { type: 'text', name: k, placeholder: t('builds.' + k), value: params.get(k) || '' });
+    const field = (k, label) => h('input', { type: 'text', name: k, placeholder: label, value: params.get(k) || '' });
     const stateSel = h('select', { class: 'f', name: 'state' }, h('option', { value: '' }, t('builds.any')),
       ['running', 'succeeded', 'failed', 'cancelled'].map((s) => h('option', { value: s, selected: params.get('state') === s }, st(s))));
-    const form = h('form', { class: 'row-flex' }, field('product'), field('owner'), field('arch'), stateSel, h('button', { class: 'action', type: 'submit' }, t('builds.filter')));
+    const form = h('form', { class: 'row-flex' }, field('product', t('builds.product')), field('owner', t('builds.owner')), field('arch', t('builds.arch')), stateSel, h('button', { class: 'action', type: 'submit' }, t('builds.filter')));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const p = new URLSearchParams();

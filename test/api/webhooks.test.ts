@@ -1,10 +1,13 @@
 // Webhooks: a receiver on 127.0.0.1 gets the owner's events signed with HMAC-SHA256; one
-// that fails is retried with exponential backoff until it accepts.
+// that fails is retried with exponential backoff until it accepts. 127.0.0.1 is loopback,
+// which the egress policy refuses: the server's admin allow-list names it, as an admin would
+// name an internal receiver. Every other refused range is refused through the API.
 import { createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { signature } from '../../service/api/webhooks';
+import { REFUSED_SAMPLES } from './egress-samples';
 import { ApiEnv, fragilePlan, writerPlan } from './helpers';
 
 jest.setTimeout(300_000);
@@ -32,7 +35,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hooks/sborka`;
-  env = await ApiEnv.start({ webhooks: { pollMs: 300, retryBaseMs: 400, maxAttempts: 5 } });
+  env = await ApiEnv.start({ webhooks: { pollMs: 300, retryBaseMs: 400, maxAttempts: 5, allowHosts: ['127.0.0.1'] } });
 });
 afterAll(async () => {
   await env?.stop();
@@ -103,4 +106,17 @@ test('a variant waiting for an operator is announced once; its failure after abo
   await new Promise((r) => setTimeout(r, 1500));
   expect(received.slice(start).filter((r) => r.headers['x-sborka-event'] === 'build.waiting')).toHaveLength(1);
   expect(fs.existsSync(needed)).toBe(false);
+});
+
+test('a partner cannot point its webhook at a refused range: 400 on body.url, and nothing is stored', async () => {
+  const before = (await env.req('GET', '/api/webhooks', { as: 'partner:globex' })).json.webhooks;
+  const literals = REFUSED_SAMPLES.filter(([a]) => !a.includes('%') && a !== '127.0.0.1').map(([a]) => `http://${a.includes(':') ? `[${a}]` : a}:22/`);
+  // Other spellings of loopback, and a name that resolves to it: the allow-list names 127.0.0.1 only as written there.
+  const urls = [...literals, 'http://localhost:22/', 'https://[::1]/', 'http://[::ffff:7f00:1]/x'];
+  for (const url of urls) {
+    const r = await env.req('PUT', '/api/webhooks/partner:globex', { as: 'partner:globex', body: { url } });
+    expect({ url, status: r.status }).toEqual({ url, status: 400 });
+    expect(r.json).toMatchObject({ error: 'bad_request', issues: [{ path: 'body.url', message: expect.stringMatching(/(is|resolves to) an address in a refused range \(.+\)$/) }] });
+  }
+  expect((await env.req('GET', '/api/webhooks', { as: 'partner:globex' })).json.webhooks).toEqual(before);
 });
