@@ -8,6 +8,7 @@ import { checkFilesTemplate } from '../publish/template';
 import { argText, flatArgs } from './ast';
 import { archSpellings, canBeEmulated, canonicalArch, TOOLCHAINS, type ToolchainName } from '../plan/arches';
 import { sha256Hex } from '../plan/cache-key';
+import { formatsBuiltBy } from '../plan/formats';
 import { collectDeclarations, type Decl, type Declarations } from './declarations';
 import { type Diagnostic, DiagnosticSink, sortDiagnostics } from './diagnostics';
 import { loadRecipes, type LoadedFile, type SourceHost } from './load';
@@ -17,6 +18,7 @@ import { expand, hasTag, multiArchTag, variantId } from '../plan/naming';
 import { type Draft, emptyDraft, readWaiver, Resolver } from './resolve';
 import type { SourceFile, Span } from './source';
 import { didYouMean } from './suggest';
+import { checkAltTargets } from './alt-targets';
 import { checkBranch, checkLicenseId, checkPackageName, templateRefs } from './values';
 
 export type { SourceHost };
@@ -117,7 +119,7 @@ function checkPolicies(decls: Declarations, sink: DiagnosticSink): Map<string, L
   return out;
 }
 
-const DEBIAN_OUTPUTS = new Set(['img', 'qcow2', 'tar', 'squashfs', 'oci']);
+const DEBIAN_OUTPUTS = new Set<string>(formatsBuiltBy('debian'));
 
 /** Checks a product or variant and resolves it per arch and flavour; undefined if it is a base only. */
 function resolveProduct(decl: Decl, resolver: Resolver, policies: Map<string, LicensePolicy>, sink: DiagnosticSink): ResolvedVariant[] | undefined {
@@ -157,6 +159,7 @@ function resolveProduct(decl: Decl, resolver: Resolver, policies: Map<string, Li
     if (!perArch) continue;
     checkDraft(decl, perArch, toolchain, true, sink);
     checkEmulation(decl, perArch, toolchain, arch, sink);
+    checkAltTargets(perArch, toolchain, arch, sink);
     const kernels = perArch.kernels?.length ? perArch.kernels.map((k) => k.value) : [undefined];
     for (const kernel of kernels) {
       const v = finish(decl, perArch, toolchain, arch, kernel, policies, rootDir);

@@ -4,8 +4,9 @@
 import { emulatedTaskQueueFor, taskQueueFor } from '../plan/arches';
 import { canonicalJson, stepCacheKey } from '../plan/cache-key';
 import type { Compilation } from './compile';
+import { fileExtension } from '../plan/formats';
 import { durationLiteral } from '../plan/literals';
-import type { Output, ResolvedVariant, Test } from '../plan/model';
+import type { ResolvedVariant, Test } from '../plan/model';
 import type { BuildPlan, Artifact, RetryPolicy, Step } from '../plan/plan';
 import type { StepKind, StepParams } from '../plan/step-params';
 import { expand, hasTag, multiArchTag, variantId } from '../plan/naming';
@@ -75,9 +76,6 @@ export function planProduct(c: Compilation, name: string, options: PlanOptions =
   };
 }
 
-const EXTENSION: Record<Output['format'], string> = { iso: 'iso', img: 'img', qcow2: 'qcow2', tar: 'tar', squashfs: 'squashfs', oci: 'oci.tar' };
-const COMPRESSED: Record<string, string> = { gzip: '.gz', xz: '.xz', zstd: '.zst', none: '' };
-
 function planVariant(v: ResolvedVariant, recipeDigest: string): BuildPlan['variants'][number] {
   const id = variantId(v);
   const target = { toolchain: v.toolchain, branch: v.branch, arch: v.arch };
@@ -119,8 +117,7 @@ function planVariant(v: ResolvedVariant, recipeDigest: string): BuildPlan['varia
   const builds: string[] = [];
   for (const o of v.outputs) {
     const stepId = `build-${o.format}`;
-    const ext = EXTENSION[o.format] + (o.format === 'tar' && o.compression ? (COMPRESSED[o.compression] ?? '') : '');
-    const fileName = `${base}.${ext}`;
+    const fileName = `${base}.${fileExtension(o)}`;
     const output = o.tag ? { ...o, tag: expand(o.tag, v, id) } : o;
     steps.push(step({
       id: stepId,

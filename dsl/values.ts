@@ -208,18 +208,8 @@ export function splitCommand(text: string): { argv: string[] } | Problem {
   return { argv };
 }
 
-export const OUTPUT_FORMATS = ['iso', 'img', 'qcow2', 'tar', 'squashfs', 'oci'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-export const COMPRESSIONS = ['none', 'gzip', 'xz', 'zstd'] as const;
-/** Which options each output format takes. */
-export const OUTPUT_OPTIONS: Record<OutputFormat, readonly string[]> = {
-  iso: [],
-  img: ['size'],
-  qcow2: ['size'],
-  tar: ['compression'],
-  squashfs: ['compression'],
-  oci: ['tag'],
-};
+// Output formats, their options and compressions are rows of plan/formats.ts; the checker reads them from here.
+export { COMPRESSIONS, OUTPUT_FORMATS, OUTPUT_OPTIONS, type OutputFormat } from '../plan/formats';
 
 export const PROFILE_KINDS = ['distro', 've', 'vm', 'live', 'regular'];
 export function checkProfile(profile: string): Problem | undefined {

@@ -2,6 +2,7 @@
 // after inheritance, variants and `on <arch>` overrides. The checker makes it, the
 // planner reads it, and the build steps' params reuse its parts.
 import { z } from 'zod';
+import { OUTPUT_OPTION_FIELDS, OutputFormatSchema } from './formats';
 import { isCalendarDate } from './literals';
 import { Arch, Name, Owner, Schedule } from './schemas';
 
@@ -50,10 +51,8 @@ export const Script = z.object({
 });
 
 export const Output = z.object({
-  format: z.enum(['iso', 'img', 'qcow2', 'tar', 'squashfs', 'oci']),
-  sizeBytes: z.number().int().positive().optional(),
-  tag: z.string().optional(),
-  compression: z.enum(['none', 'gzip', 'xz', 'zstd']).optional(),
+  format: OutputFormatSchema,
+  ...OUTPUT_OPTION_FIELDS,
 });
 
 /** yyyy-mm-dd, a calendar date (UTC). */

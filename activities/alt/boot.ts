@@ -5,6 +5,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { type BuiltBy, type DiskFormat, diskImageFormat, FORMATS, formatsBuiltBy } from '../../plan/formats';
 import type { Test } from '../../plan/model';
 import type { Arch } from '../../plan/plan';
 import { badInput } from '../failures';
@@ -22,16 +23,27 @@ type BootTest = Extract<Test, { type: 'boot' }>;
 /** What the alt build kind records (kinds.ts buildKind): the file in its outputs and the m-p target. */
 const BuiltImageValues = z.looseObject({ image: z.string(), target: z.string() });
 
+/** An m-p image type that boots, and how qemu takes it. */
+interface BootableType {
+  type: string;
+  medium: 'raw' | 'qcow2' | 'iso';
+  /** An xz-compressed raw disk, unpacked before booting. */
+  xz?: true;
+}
+
 /**
- * m-p image types that boot, in the order one is chosen when a test needs several builds:
- * disks before the ISO, whose installer or live menu may never reach the expected text.
+ * m-p image types that boot (the alt formats plan/formats.ts boots from a disk or a cdrom;
+ * m-p names them by their extension), in the order one is chosen when a test needs several
+ * builds: disks, then raw disks m-p compressed with xz, before the ISO, whose installer or
+ * live menu may never reach the expected text.
  */
-const BOOTABLE_TYPES = [
-  { type: 'img', medium: 'raw' },
-  { type: 'qcow2', medium: 'qcow2' },
-  { type: 'img.xz', medium: 'raw', xz: true },
-  { type: 'iso', medium: 'iso' },
-] as const;
+const ALT_FORMATS = formatsBuiltBy('alt');
+const ALT_DISKS = ALT_FORMATS.filter((f): f is BuiltBy<'alt'> & DiskFormat => FORMATS[f].boot === 'disk');
+const BOOTABLE_TYPES: readonly BootableType[] = [
+  ...ALT_DISKS.map((f): BootableType => ({ type: FORMATS[f].extension, medium: diskImageFormat(f) })),
+  ...ALT_DISKS.filter((f) => diskImageFormat(f) === 'raw').map((f): BootableType => ({ type: `${FORMATS[f].extension}.xz`, medium: 'raw', xz: true })),
+  ...ALT_FORMATS.filter((f) => FORMATS[f].boot === 'cdrom').map((f): BootableType => ({ type: FORMATS[f].extension, medium: 'iso' })),
+];
 
 export interface BuiltImage {
   step: string;
@@ -39,7 +51,7 @@ export interface BuiltImage {
   file: string;
   /** `<class>/<name>.<type>` as m-p made it. */
   target: string;
-  type: (typeof BOOTABLE_TYPES)[number];
+  type: BootableType;
   sha256?: string;
 }
 
@@ -97,7 +109,7 @@ export function altBootArgv(o: { arch: Arch; accel: Accel; consoleLog: string; m
 async function bootMedium(ctx: KindContext, image: BuiltImage): Promise<BootMedium> {
   const t = image.type;
   if (t.medium === 'iso') return { path: image.path, format: 'iso' };
-  if (!('xz' in t)) return { path: image.path, format: t.medium, snapshot: true };
+  if (!t.xz) return { path: image.path, format: t.medium, snapshot: true };
   // xz writes a sparse disk; --force lets it read through the link into the store, --keep leaves the store alone.
   const link = path.join(ctx.workDir, image.file.endsWith('.xz') ? image.file : `${image.file}.xz`);
   await fs.symlink(image.path, link);

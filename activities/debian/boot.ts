@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { type BuiltBy, type DiskFormat, diskImageFormat, FORMATS, formatsBuiltBy } from '../../plan/formats';
 import type { Test } from '../../plan/model';
 import type { Arch } from '../../plan/plan';
 import { badInput, stepFailed } from '../failures';
@@ -22,9 +23,12 @@ import { writerContext, type WriterContext } from './writers';
 type BootTest = Extract<Test, { type: 'boot' }>;
 type RunTest = Extract<Test, { type: 'run' }>;
 
+/** The formats plan/formats.ts says debian builds and a boot test boots from a disk. */
+const DISK_FORMATS = formatsBuiltBy('debian').filter((f): f is BuiltBy<'debian'> & DiskFormat => FORMATS[f].boot === 'disk');
+
 /** What the boot tests read from a build step's values (see images.ts). */
 export const BootableImageValues = z.looseObject({
-  format: z.enum(['img', 'qcow2']),
+  format: z.enum(DISK_FORMATS as [BuiltBy<'debian'> & DiskFormat, ...(BuiltBy<'debian'> & DiskFormat)[]]),
   file: z.string(),
   sha256: z.string(),
   rootOffsetBytes: z.number().int().min(0),
@@ -53,7 +57,7 @@ export async function runRunTest(ctx: KindContext, arch: Arch, test: RunTest): P
   const w = writerContext(ctx);
   const copy = path.join(ctx.workDir, 'disk.img');
   ctx.progress({ phase: 'copying image' });
-  if (image.format === 'qcow2') await w.run(['qemu-img', 'convert', '-f', 'qcow2', '-O', 'raw', image.path, copy]);
+  if (diskImageFormat(image.format) === 'qcow2') await w.run(['qemu-img', 'convert', '-f', 'qcow2', '-O', 'raw', image.path, copy]);
   else await w.run(['cp', '--sparse=always', image.path, copy]);
   const nonce = randomBytes(8).toString('hex');
   await injectHarness(w, copy, image.rootOffsetBytes, test, nonce);
@@ -102,9 +106,10 @@ function bootableImage(ctx: KindContext): BootableImage {
     if (values.success) found.push({ ...values.data, step, path: path.join(entry.outputsDir, values.data.file) });
   }
   // A raw image boots without conversion; a qcow2 one is the fallback.
-  found.sort((a, b) => (a.format === b.format ? a.step.localeCompare(b.step) : a.format === 'img' ? -1 : 1));
+  const rank = (i: BootableImage): number => (diskImageFormat(i.format) === 'raw' ? 0 : 1);
+  found.sort((a, b) => rank(a) - rank(b) || a.step.localeCompare(b.step));
   const image = found[0];
-  if (!image) throw badInput(`step "${ctx.step.id}": none of the steps it needs (${Object.keys(ctx.inputs).join(', ')}) built a bootable disk image (img or qcow2)`);
+  if (!image) throw badInput(`step "${ctx.step.id}": none of the steps it needs (${Object.keys(ctx.inputs).join(', ')}) built a bootable disk image (${DISK_FORMATS.join(' or ')})`);
   return image;
 }
 
@@ -112,13 +117,13 @@ function bootableImage(ctx: KindContext): BootableImage {
 async function qemuArgv(w: WriterContext, arch: Arch, image: BootableImage, disk: string, consoleLog: string, extra: string[], snapshot = true): Promise<string[]> {
   const argv = [
     ...qemuBootArgv({ arch, accel: 'tcg', consoleLog, who: 'the debian toolchain' }),
-    ...bootDiskArgv(arch, { path: disk, format: image.format === 'qcow2' ? 'qcow2' : 'raw', snapshot }),
+    ...bootDiskArgv(arch, { path: disk, format: diskImageFormat(image.format), snapshot }),
     ...extra,
   ];
   if (image.bootloader === 'none') {
     // No boot loader in the image (foreign arches for now): start its own kernel directly.
     if (!image.kernel) throw badInput(`boot test: the ${arch} image has no boot loader and its build recorded no kernel`);
-    const raw = image.format === 'qcow2' ? await toRaw(w, image.path) : image.path;
+    const raw = diskImageFormat(image.format) === 'qcow2' ? await toRaw(w, image.path) : image.path;
     const kernel = await extract(w, raw, image.rootOffsetBytes, image.kernel, 'vmlinuz');
     argv.push('-kernel', kernel, '-append', image.cmdline);
     if (image.initrd) argv.push('-initrd', await extract(w, raw, image.rootOffsetBytes, image.initrd, 'initrd.img'));

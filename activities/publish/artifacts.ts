@@ -1,6 +1,7 @@
 // Finds each artifact a publish step names among the store entries of the steps it needs,
 // with the digests the store recorded for it: publishing copies and signs exactly those.
 import * as path from 'node:path';
+import { artifactNamePattern, OUTPUT_FORMATS } from '../../plan/formats';
 import { conventionalRef, type ArtifactRef } from '../../publish/params';
 import type { StoreEntry } from '../store';
 
@@ -23,9 +24,8 @@ export class ArtifactError extends Error {
   }
 }
 
-const EXTENSIONS: Record<string, RegExp> = {
-  iso: /\.iso$/, img: /\.img$/, qcow2: /\.qcow2$/, tar: /\.tar(\.(gz|xz|zst))?$/, squashfs: /\.squashfs$/, oci: /(\.oci\.tar|^oci)$/,
-};
+/** The names an image of each output format has among a step's outputs (plan/formats.ts). */
+const EXTENSIONS = new Map<string, RegExp>(OUTPUT_FORMATS.map((f) => [f, artifactNamePattern(f)]));
 
 export function resolveArtifacts(refs: ReadonlyArray<string | ArtifactRef>, inputs: Record<string, StoreEntry>): ResolvedArtifact[] {
   const out: ResolvedArtifact[] = [];
@@ -39,7 +39,7 @@ export function resolveArtifacts(refs: ReadonlyArray<string | ArtifactRef>, inpu
     let paths = want.paths;
     if (paths.length === 0) {
       const tops = [...new Set(files.map((f) => f.path.split('/')[0]!))];
-      const ext = EXTENSIONS[want.format];
+      const ext = EXTENSIONS.get(want.format);
       const fitting = tops.length === 1 ? tops : tops.filter((t) => ext?.test(t));
       if (fitting.length !== 1) throw new ArtifactError(`artifact "${want.name}": step "${want.step}" has ${tops.length === 0 ? 'no outputs' : `outputs ${tops.join(', ')}`}; cannot tell which is the ${want.format} image`);
       paths = fitting;
