@@ -1,21 +1,23 @@
-// The runStep activity: one step of a variant. Cache lookup first (a hit spawns nothing),
-// otherwise the kind's executor writes into a staging directory that is committed to the
-// store; every attempt, hit or failure gets a ledger line and keeps its log.
+// The runStep activity: one step of a variant. Cache lookup first (a hit spawns nothing, and
+// a corrupted entry is quarantined and named in the result), otherwise the kind's executor
+// writes into a staging directory that is committed to the store, in the partner's namespace
+// when the step is made of partner content (store-tenancy.ts). Every attempt gets a ledger
+// line when it starts and one when it ends, and keeps its log.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { stepCacheKey } from '../plan/cache-key';
 import type { Config } from '../config/config';
 import { badInput, stepFailed, unsupportedStep } from './failures';
 import { throttledHeartbeat } from './heartbeat';
-import { defaultRegistry } from './kinds/core';
-import type { KindContext, KindExecutor, KindRegistry } from './kinds/registry';
-import { appendLedger, type LedgerEntry } from './ledger';
+import { defaultRegistry } from './kinds/all';
+import type { KindContext, KindRegistry } from './kinds/registry';
+import { beginAttempt, type LedgerEntry, type Quarantined } from './ledger';
 import { reapAbandonedStaging, STAGING_ENV } from './orphans';
 import { runChecked, stepEnv } from './process-runner';
 import { CacheProbeInput, StepInput, StepProgress, StepResult, type CacheProbeHit, type CacheProbeResult } from '../plan/step-contract';
 import { appendLogLines, stepLogPath } from './step-log';
 import { StepStore, type StoreEntry } from './store';
+import { hitLine, placeStep, quarantineLine } from './store-placement';
 
 export interface RunStepDeps {
   config: Config;
@@ -29,7 +31,7 @@ export interface RunStepDeps {
 }
 
 export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<StepResult> {
-  const store = new StepStore(deps.config.storeDir);
+  const store = new StepStore(deps.config.storeDir, { logger: deps.logger });
   const registry = deps.registry ?? defaultRegistry();
 
   return async function runStep(raw: StepInput): Promise<StepResult> {
@@ -46,12 +48,13 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
     const logger = deps.logger.child({ buildId: input.buildId, variantId: input.variantId, stepId: step.id, kind: step.kind, attempt });
     const started = Date.now();
     const pids: number[] = [];
+    const quarantined: Quarantined[] = [];
+    const record = await beginAttempt(deps.config.storeDir, { buildId: input.buildId, variantId: input.variantId, stepId: step.id, kind: step.kind, attempt });
     const ledger = (outcome: LedgerEntry['outcome'], key: string | undefined, error?: string) =>
-      appendLedger(deps.config.storeDir, {
-        buildId: input.buildId, variantId: input.variantId, stepId: step.id, kind: step.kind, key, attempt, outcome,
-        startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, pids, workerPid: process.pid,
-        ...(error === undefined ? {} : { error: error.slice(0, 2000) }),
+      record.finish({
+        key, outcome, pids, ...(error === undefined ? {} : { error: error.slice(0, 2000) }), ...(quarantined.length > 0 ? { quarantined } : {}),
       });
+    const result = (entry: StoreEntry, cached: boolean): StepResult => resultOf(entry, cached, logPath, started, quarantined);
 
     if (attempt > 1) {
       const previous = StepProgress.safeParse(ctx.info.heartbeatDetails);
@@ -60,28 +63,32 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
       await appendLogLines(logPath, [`--- sborka: attempt ${attempt}; the previous attempt last reported ${reached}`]);
     }
 
-    const missing = step.needs.filter((n) => input.inputs[n] === undefined);
-    if (missing.length > 0) throw badInput(`step "${step.id}": inputs lack the steps it needs: ${missing.join(', ')}`);
-
     const executor = registry.resolve(toolchain.name, step.kind);
+    // Inputs are looked up in the partner's view: its own namespace, then the shared one.
+    const view = input.owner?.kind === 'partner' ? store.forTenant(input.owner.name) : store;
     let key: string | undefined;
+    let scope = store;
     try {
+      const missing = step.needs.filter((n) => input.inputs[n] === undefined);
+      if (missing.length > 0) throw badInput(`step "${step.id}": inputs lack the steps it needs: ${missing.join(', ')}`);
       if (!executor) throw unsupportedStep(step.kind, toolchain.name);
-      key = step.cacheable ? await cacheKey(executor, step, input.inputs, toolchain, deps.config) : undefined;
+      ({ key, scope } = await placeStep(executor, step, input, store, deps.config));
+      if (key !== undefined) {
+        const { entry: hit, quarantined: bad } = await scope.lookupChecked(key);
+        quarantined.push(...bad);
+        for (const q of bad) await appendLogLines(logPath, [quarantineLine(attempt, q)]);
+        if (hit) {
+          await appendLogLines(logPath, [hitLine(attempt, key)]);
+          await ledger('cached', key);
+          logger.debug({ key }, 'cache hit');
+          return result(hit, true);
+        }
+      }
     } catch (err) {
       const failure = asFailure(err, step.id);
       await appendLogLines(logPath, [`--- sborka: attempt ${attempt} failed: ${firstLine(failure.message)}`]);
-      await ledger('failed', undefined, failure.message);
+      await ledger('failed', key, failure.message);
       throw failure;
-    }
-    if (key !== undefined) {
-      const hit = await store.lookup(key);
-      if (hit) {
-        await appendLogLines(logPath, [hitLine(attempt, key)]);
-        await ledger('cached', key);
-        logger.debug({ key }, 'cache hit');
-        return result(hit, true, logPath, started);
-      }
     }
 
     const heartbeat = throttledHeartbeat<StepProgress>((d) => ctx.heartbeat(d), { minIntervalMs: deps.heartbeatIntervalMs ?? 1000 });
@@ -95,7 +102,11 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
     try {
       const inputs: Record<string, StoreEntry> = {};
       for (const [stepId, inputKey] of Object.entries(input.inputs)) {
-        const entry = await store.lookup(inputKey);
+        const { entry, quarantined: bad } = await view.lookupChecked(inputKey);
+        quarantined.push(...bad);
+        if (bad.length > 0 && !entry) {
+          throw badInput(`step "${step.id}": input "${stepId}" (store key ${inputKey}) failed verification and was quarantined to ${bad[0]!.movedTo} (${bad[0]!.reason}); build "${stepId}" again`);
+        }
         if (!entry) {
           throw badInput(`step "${step.id}": input "${stepId}" (store key ${inputKey}) is not in the store at ${deps.config.storeDir}; it was removed or this worker uses another store`);
         }
@@ -106,8 +117,10 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
       const { workDir, dir: stagingDir } = staging;
       progress({ phase: 'running' });
       const kindCtx: KindContext = {
-        buildId: input.buildId, variantId: input.variantId, step, toolchain, inputs, outputsDir: staging.outputsDir, workDir, logPath, attempt, logger,
-        signal: ctx.cancellationSignal, config: deps.config,
+        buildId: input.buildId, variantId: input.variantId, ...(input.owner ? { owner: input.owner } : {}), step, toolchain, inputs, outputsDir: staging.outputsDir, workDir, logPath, attempt, logger,
+        signal: ctx.cancellationSignal,
+        // A partner's step sees its namespace as the store (kinds that keep entries of their own, like root layers).
+        config: scope.tenant === undefined ? deps.config : { ...deps.config, storeDir: scope.root },
         progress,
         run: (argv, options = {}) =>
           runChecked({
@@ -125,10 +138,11 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
       const { values, digests } = await executor!.execute(kindCtx);
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
       progress({ phase: 'storing' });
-      const entry = await store.commit(staging, { key, kind: step.kind, values, digests });
+      const entry = await scope.commit(staging, { key, kind: step.kind, values, digests });
       staging = undefined;
       await ledger('succeeded', entry.key);
-      return result(entry, false, logPath, started);
+      if (quarantined.length > 0) logger.warn({ key: entry.key, quarantined }, 'step rebuilt after its store entry failed verification');
+      return result(entry, false);
     } catch (err) {
       if (staging) await store.discard(staging);
       const cancelled = err instanceof CancelledFailure || ctx.cancellationSignal.aborted;
@@ -150,14 +164,14 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
  * reports their failures properly, and so are a license review and what follows it.
  */
 export function createProbeCache(deps: RunStepDeps): (input: CacheProbeInput) => Promise<CacheProbeResult> {
-  const store = new StepStore(deps.config.storeDir);
+  const store = new StepStore(deps.config.storeDir, { logger: deps.logger });
   const registry = deps.registry ?? defaultRegistry();
 
   return async function probeCache(raw: CacheProbeInput): Promise<CacheProbeResult> {
     const ctx = Context.current();
     const parsed = CacheProbeInput.safeParse(raw);
     if (!parsed.success) throw badInput(`probeCache got a bad input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    const { buildId, variantId, toolchain, steps } = parsed.data;
+    const { buildId, variantId, toolchain, steps, owner } = parsed.data;
     const attempt = ctx.info.attempt;
     const hits: CacheProbeHit[] = [];
     const hitKeys = new Map<string, string>();
@@ -178,20 +192,20 @@ export function createProbeCache(deps: RunStepDeps): (input: CacheProbeInput) =>
         const started = Date.now();
         const inputs = Object.fromEntries(step.needs.map((n) => [n, hitKeys.get(n)!]));
         const executor = registry.resolve(toolchain.name, step.kind);
-        const key = step.cacheable && executor ? await cacheKey(executor, step, inputs, toolchain, deps.config).catch(() => undefined) : undefined;
-        const entry = key === undefined ? undefined : await store.lookup(key);
+        const placed = executor ? await placeStep(executor, step, { inputs, toolchain, owner }, store, deps.config).catch(() => undefined) : undefined;
+        const key = placed?.key;
+        // A bad entry is left where it is: runStep finds it again, quarantines it and names it in its result.
+        const entry = key === undefined ? undefined : (await placed!.scope.lookupChecked(key, { quarantine: false })).entry;
         // A cached license verdict 'review' needs an operator again in this build: runStep
         // returns it to the workflow, which waits; its dependents must not count as done before.
         if (key === undefined || !entry || entry.manifest.outputs.values.verdict === 'review') {
           missed.add(step.id);
           continue;
         }
+        const record = await beginAttempt(deps.config.storeDir, { buildId, variantId, stepId: step.id, kind: step.kind, attempt });
         const logPath = stepLogPath(deps.config.logDir, buildId, variantId, step.id);
         await appendLogLines(logPath, [hitLine(attempt, key)]);
-        await appendLedger(deps.config.storeDir, {
-          buildId, variantId, stepId: step.id, kind: step.kind, key, attempt, outcome: 'cached',
-          startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, pids: [], workerPid: process.pid,
-        });
+        await record.finish({ key, outcome: 'cached', pids: [] });
         hitKeys.set(step.id, entry.key);
         hits.push({ stepId: step.id, key: entry.key, outputDir: entry.outputsDir, logPath, durationMs: Date.now() - started });
       }
@@ -204,32 +218,10 @@ export function createProbeCache(deps: RunStepDeps): (input: CacheProbeInput) =>
   };
 }
 
-async function cacheKey(
-  executor: KindExecutor,
-  step: StepInput['step'],
-  inputs: Record<string, string>,
-  toolchain: StepInput['toolchain'],
-  config: Config,
-): Promise<string> {
-  return stepCacheKey({ kind: step.kind, params: step.params, inputs, toolchain, host: await hostDigest(executor, step, config) });
-}
-
-function hitLine(attempt: number, key: string): string {
-  return `--- sborka: attempt ${attempt}: cached, store key ${key}`;
-}
-
-/** A host file that vanished is the recipe's problem, not one a retry fixes. */
-async function hostDigest(executor: KindExecutor, step: StepInput['step'], config: Config): Promise<string | undefined> {
-  try {
-    return await executor.hostInputs?.(step, config);
-  } catch (err) {
-    if (err instanceof ApplicationFailure) throw err;
-    throw badInput(`step "${step.id}": cannot read its host inputs: ${(err as Error).message}`);
-  }
-}
-
-function result(entry: StoreEntry, cached: boolean, logPath: string, started: number): StepResult {
-  return { key: entry.key, cached, outputDir: entry.outputsDir, outputs: entry.manifest.outputs, logPath, durationMs: Date.now() - started };
+function resultOf(entry: StoreEntry, cached: boolean, logPath: string, started: number, quarantined: Quarantined[]): StepResult {
+  // Named in the result (not the manifest): this build rebuilt it, later hits did not.
+  const values = quarantined.length > 0 ? { ...entry.manifest.outputs.values, rebuiltAfterCorruption: quarantined } : entry.manifest.outputs.values;
+  return { key: entry.key, cached, outputDir: entry.outputsDir, outputs: { ...entry.manifest.outputs, values }, logPath, durationMs: Date.now() - started };
 }
 
 function asCancelled(err: unknown, signal: AbortSignal): CancelledFailure {

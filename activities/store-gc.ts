@@ -1,6 +1,7 @@
 // Store garbage collection: by age and/or total size, least recently used first. Keys that
 // running builds use are protected by the caller; recently used entries are protected here,
 // because a step may have just got a hit and be about to hand the entry to the next step.
+// The shared store and every partner's namespace are collected together, by one size budget.
 import { reapAbandonedStaging } from './orphans';
 import type { StepStore, StoreEntryInfo } from './store';
 
@@ -18,7 +19,7 @@ export interface GcOptions {
 }
 
 export interface GcResult {
-  removed: Array<{ key: string; kind: string; bytes: number; lastUsed: string }>;
+  removed: Array<{ key: string; kind: string; bytes: number; lastUsed: string; tenant?: string }>;
   freedBytes: number;
   keptBytes: number;
   keptEntries: number;
@@ -26,14 +27,18 @@ export interface GcResult {
   staleStaging: number;
 }
 
+type Located = StoreEntryInfo & { ns: StepStore };
+
 export async function gcStore(store: StepStore, options: GcOptions): Promise<GcResult> {
   const now = options.now ?? Date.now();
   const minIdleMs = options.minIdleMs ?? 10 * 60_000;
   const protectedKeys = options.protectedKeys ?? new Set<string>();
-  const entries = (await store.list()).sort((a, b) => a.lastUsedMs - b.lastUsedMs);
+  const entries: Located[] = [];
+  for (const ns of [store, ...(await store.tenants())]) for (const info of await ns.list()) entries.push({ ...info, ns });
+  entries.sort((a, b) => a.lastUsedMs - b.lastUsedMs);
   const removable = (e: StoreEntryInfo) => !protectedKeys.has(e.key) && now - e.lastUsedMs >= minIdleMs;
 
-  const doomed = new Set<StoreEntryInfo>();
+  const doomed = new Set<Located>();
   if (options.maxAgeMs !== undefined) {
     for (const e of entries) if (removable(e) && now - e.lastUsedMs > options.maxAgeMs) doomed.add(e);
   }
@@ -56,15 +61,16 @@ export async function gcStore(store: StepStore, options: GcOptions): Promise<GcR
     }
     if (!options.dryRun) {
       // A step may have hit the entry since it was listed: then it is in use, keep it.
-      const used = await store.lastUsedMs(e.key);
+      const used = await e.ns.lastUsedMs(e.key);
       if (used !== undefined && used > e.lastUsedMs) {
         result.keptBytes += e.bytes;
         result.keptEntries += 1;
         continue;
       }
-      if (!(await store.remove(e.key))) continue;
+      if (!(await e.ns.remove(e.key))) continue;
     }
-    result.removed.push({ key: e.key, kind: e.kind, bytes: e.bytes, lastUsed: new Date(e.lastUsedMs).toISOString() });
+    const tenant = e.ns.tenant === undefined ? {} : { tenant: e.ns.tenant };
+    result.removed.push({ key: e.key, kind: e.kind, bytes: e.bytes, lastUsed: new Date(e.lastUsedMs).toISOString(), ...tenant });
     result.freedBytes += e.bytes;
   }
   if (!options.dryRun) result.staleStaging = await reapAbandonedStaging(store);

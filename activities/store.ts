@@ -1,15 +1,26 @@
-// The content-addressed step store: objects/<key[0..2]>/<key>/ holding outputs/ and
-// manifest.json. An entry appears by one rename of a fully written, fsynced directory, so a
-// reader either sees all of it or nothing; the manifest is written last inside it.
-import { randomBytes, createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+// The content-addressed step store: objects/<key[0..2]>/<key>/ holding outputs/,
+// manifest.json and seal.json. An entry appears by one rename of a fully written, fsynced
+// directory, so a reader either sees all of it or nothing. Nothing is served unchecked: a
+// lookup verifies the entry against its manifest and seal (store-verify.ts) and moves a bad
+// one to quarantine/<key>-<time>, evidence kept, so the step runs again.
+// Tenants: a store rooted at <shared>/tenants/<name> is that partner's namespace. Its lookups
+// see its own entries, then the shared ones; it commits only to its own; nothing outside it
+// ever sees its entries (store-tenancy.ts decides which steps belong there).
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { canonicalJson, sha256Hex } from '../plan/cache-key';
-import { isSparse, sparseSha256 } from './sparse-sha256';
+import { Name } from '../plan/schemas';
 import { StepOutputs } from '../plan/step-contract';
+import type { Quarantined } from './ledger';
+import { describeTree, fsyncPath, fsyncTree, isEnoent, readdirOrEmpty } from './store-files';
+import { makeSeal, SEAL_FILE, sealKey } from './store-seal';
+import { dropVerified, MANIFEST_FILE, markVerified, verifyEntry } from './store-verify';
+
+export { sha256File } from './store-files';
 
 export const StoreManifest = z.object({
   key: z.string().regex(/^[0-9a-f]{64}$/),
@@ -24,6 +35,8 @@ export interface StoreEntry {
   dir: string;
   outputsDir: string;
   manifest: StoreManifest;
+  /** The partner namespace the entry was found in; absent for the shared one. */
+  tenant?: string;
 }
 
 export interface StoreEntryInfo {
@@ -52,17 +65,75 @@ export interface CommitMeta {
   digests?: Record<string, string>;
 }
 
+export interface StoreOptions {
+  /** Where quarantines are reported; warnings to stderr when absent. */
+  logger?: Logger;
+}
+
+/** A lookup's entry, if a sound one exists, and the bad entries it quarantined on the way. */
+export interface LookupResult {
+  entry?: StoreEntry;
+  quarantined: Quarantined[];
+}
+
+export interface LookupOptions {
+  /** Record the use (the entry directory's mtime, which gc reads); default true. */
+  touch?: boolean;
+  /** Move a bad entry to quarantine; default true. */
+  quarantine?: boolean;
+}
+
+/** What a full check found: undefined when the entry is sound (or went meanwhile). */
+export interface EntryProblem {
+  reason: string;
+  movedTo?: string;
+}
+
 const KEY = /^[0-9a-f]{64}$/;
+export const TENANTS_DIR = 'tenants';
+let stderrLogger: Logger | undefined;
 
 export class StepStore {
-  constructor(readonly root: string) {}
+  /** The shared store this one belongs to (itself unless it is a tenant's namespace). */
+  readonly sharedRoot: string;
+  readonly tenant: string | undefined;
+
+  constructor(readonly root: string, private readonly options: StoreOptions = {}) {
+    const parent = path.dirname(root);
+    const name = path.basename(root);
+    const isTenant = path.basename(parent) === TENANTS_DIR && Name.safeParse(name).success;
+    this.sharedRoot = isTenant ? path.dirname(parent) : root;
+    this.tenant = isTenant ? name : undefined;
+  }
+
+  /** The partner's namespace in this store. */
+  forTenant(name: string): StepStore {
+    if (!Name.safeParse(name).success) throw new Error(`tenant name ${JSON.stringify(name)} is not a valid name`);
+    return new StepStore(path.join(this.sharedRoot, TENANTS_DIR, name), this.options);
+  }
+
+  /** The namespaces of the partners that have one, when this is the shared store. */
+  async tenants(): Promise<StepStore[]> {
+    if (this.tenant !== undefined) return [];
+    const names = await readdirOrEmpty(path.join(this.root, TENANTS_DIR));
+    return names.filter((n) => Name.safeParse(n).success).sort().map((n) => this.forTenant(n));
+  }
+
+  private get logger(): Logger {
+    return this.options.logger ?? (stderrLogger ??= pino({ name: 'sborka-store', level: 'warn' }, pino.destination(2)));
+  }
 
   private get objectsDir(): string {
     return path.join(this.root, 'objects');
   }
 
+  /** Staging is shared by all namespaces: one filesystem, one place for gc to reap. */
   get tmpDir(): string {
-    return path.join(this.root, 'tmp');
+    return path.join(this.sharedRoot, 'tmp');
+  }
+
+  get quarantineDir(): string {
+    return path.join(this.root, 'quarantine');
   }
 
   entryDir(key: string): string {
@@ -70,27 +141,90 @@ export class StepStore {
     return path.join(this.objectsDir, key.slice(0, 2), key);
   }
 
-  /** The committed entry, or undefined. A hit records its use unless `touch` is false. */
+  /** The committed, verified entry, or undefined. A hit records its use unless `touch` is false. */
   async lookup(key: string, options: { touch?: boolean } = {}): Promise<StoreEntry | undefined> {
-    const dir = this.entryDir(key);
-    let text: string;
+    return (await this.lookupChecked(key, options)).entry;
+  }
+
+  /**
+   * As lookup, also telling which bad entries it quarantined (the step's result names them).
+   * With `quarantine: false` a bad entry is left in place and simply not found.
+   */
+  async lookupChecked(key: string, options: LookupOptions = {}): Promise<LookupResult> {
+    const own = await this.lookupHere(key, options);
+    if (own.entry || this.tenant === undefined) return own;
+    const shared = await new StepStore(this.sharedRoot, this.options).lookupHere(key, options);
+    return { entry: shared.entry, quarantined: [...own.quarantined, ...shared.quarantined] };
+  }
+
+  /** True when this namespace has an entry under the key (unchecked: for deciding where a step belongs). */
+  async holds(key: string): Promise<boolean> {
     try {
-      text = await fs.readFile(path.join(dir, 'manifest.json'), 'utf8');
+      await fs.access(path.join(this.entryDir(key), MANIFEST_FILE));
+      return true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (isEnoent(err)) return false;
       throw err;
     }
-    const manifest = StoreManifest.parse(JSON.parse(text));
+  }
+
+  private async lookupHere(key: string, options: LookupOptions): Promise<LookupResult> {
+    const dir = this.entryDir(key);
+    try {
+      await fs.lstat(dir);
+    } catch (err) {
+      if (isEnoent(err)) return { quarantined: [] };
+      throw err;
+    }
+    const verdict = await verifyEntry(dir, key, await sealKey(this.sharedRoot));
+    if (!verdict.ok) {
+      if ('absent' in verdict || options.quarantine === false) return { quarantined: [] };
+      const movedTo = await this.quarantine(key, verdict.reason);
+      return { quarantined: movedTo === undefined ? [] : [{ key, reason: verdict.reason, movedTo }] };
+    }
+    const manifest = StoreManifest.parse(JSON.parse(verdict.manifestText));
     if (options.touch !== false) {
       const now = new Date();
       try {
         await fs.utimes(dir, now, now);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // removed by gc meanwhile
+        if (isEnoent(err)) return { quarantined: [] }; // removed by gc meanwhile
         throw err;
       }
     }
-    return { key, dir, outputsDir: path.join(dir, 'outputs'), manifest };
+    return { entry: this.entryAt(key, dir, manifest), quarantined: [] };
+  }
+
+  private entryAt(key: string, dir: string, manifest: StoreManifest): StoreEntry {
+    return { key, dir, outputsDir: path.join(dir, 'outputs'), manifest, ...(this.tenant ? { tenant: this.tenant } : {}) };
+  }
+
+  /**
+   * Checks the entry, hashing every file, and quarantines it when bad and `quarantine` is
+   * set. Undefined when it is sound or absent.
+   */
+  async verify(key: string, options: { quarantine?: boolean } = {}): Promise<EntryProblem | undefined> {
+    const verdict = await verifyEntry(this.entryDir(key), key, await sealKey(this.sharedRoot), { full: true });
+    if (verdict.ok || 'absent' in verdict) return undefined;
+    return { reason: verdict.reason, ...(options.quarantine ? { movedTo: await this.quarantine(key, verdict.reason) } : {}) };
+  }
+
+  /** Moves a bad entry out of objects/ (never deleted: it is evidence); undefined when it went meanwhile. */
+  async quarantine(key: string, reason: string): Promise<string | undefined> {
+    const dir = this.entryDir(key);
+    const at = new Date();
+    await fs.mkdir(this.quarantineDir, { recursive: true });
+    const movedTo = path.join(this.quarantineDir, `${key}-${at.toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`);
+    try {
+      await fs.rename(dir, movedTo);
+    } catch (err) {
+      if (isEnoent(err)) return undefined; // another reader quarantined it first
+      throw err;
+    }
+    dropVerified(dir);
+    await fs.writeFile(path.join(movedTo, 'quarantine.json'), `${JSON.stringify({ key, reason, at: at.toISOString(), from: dir, pid: process.pid, host: os.hostname() }, null, 2)}\n`);
+    this.logger.error({ key, reason, movedTo, tenant: this.tenant }, 'store entry failed verification: quarantined, the step will run again');
+    return movedTo;
   }
 
   async createStaging(): Promise<Staging> {
@@ -108,11 +242,12 @@ export class StepStore {
   }
 
   /**
-   * Lists and hashes the outputs, writes the manifest, fsyncs everything and renames the
-   * staging directory into place. Without a key the entry is keyed by its outputs (for steps
-   * that are not cacheable). Another writer's entry under the same key wins harmlessly.
-   * `digests` holds the sha256 of outputs the step already knows (it hashed them, or linked
-   * them from an entry whose manifest has them), by path: those are not read again.
+   * Lists and hashes the outputs, writes the manifest and the seal, fsyncs everything and
+   * renames the staging directory into place. Without a key the entry is keyed by its outputs
+   * (for steps that are not cacheable). Another writer's entry under the same key wins
+   * harmlessly. `digests` holds the sha256 of outputs the step already knows (it hashed them,
+   * or linked them from an entry whose manifest has them), by path: those are not read again,
+   * and this process takes the entry as checked.
    */
   async commit(staging: Staging, meta: CommitMeta): Promise<StoreEntry> {
     // The scratch space (an unpacked root: thousands of files) goes while the outputs are
@@ -126,30 +261,40 @@ export class StepStore {
   }
 
   private async place(staging: Staging, meta: CommitMeta): Promise<StoreEntry> {
-    const files = await describeTree(staging.outputsDir, meta.digests ?? {});
+    const { files, listing } = await describeTree(staging.outputsDir, meta.digests ?? {});
     const outputs = StepOutputs.parse({ files, values: meta.values ?? {} });
     const key = meta.key ?? outputsKey(meta.kind, outputs);
     const manifest: StoreManifest = { key, kind: meta.kind, createdAt: new Date().toISOString(), outputs };
-    const manifestPath = path.join(staging.dir, 'manifest.json');
-    await fs.writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+    const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+    await fs.writeFile(path.join(staging.dir, MANIFEST_FILE), manifestText);
+    const seal = makeSeal(await sealKey(this.sharedRoot), key, manifestText, listing);
+    await fs.writeFile(path.join(staging.dir, SEAL_FILE), `${JSON.stringify(seal, null, 2)}\n`);
     await fsyncTree(staging.dir);
 
     const final = this.entryDir(key);
     await fs.mkdir(path.dirname(final), { recursive: true });
-    try {
-      await fs.rename(staging.dir, final);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-      await this.discard(staging);
-      const existing = await this.lookup(key);
-      if (!existing) throw new Error(`store entry ${key} exists but has no manifest: ${final}`);
-      return existing;
+    // Twice at most: a bad entry in the way is quarantined by the lookup and the rename retried.
+    for (let tries = 0; ; tries++) {
+      try {
+        await fs.rename(staging.dir, final);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        const existing = await this.lookupHere(key, {});
+        if (existing.entry || tries > 0) {
+          await this.discard(staging);
+          if (!existing.entry) throw new Error(`store entry ${key} is in the way and could not be checked: ${final}`);
+          return existing.entry;
+        }
+      }
     }
     await fsyncPath(path.dirname(final));
-    return { key, dir: final, outputsDir: path.join(final, 'outputs'), manifest };
+    await markVerified(final);
+    return this.entryAt(key, final, manifest);
   }
 
+  /** The entries of this namespace (a tenant's are listed by its own store, see tenants()). */
   async list(): Promise<StoreEntryInfo[]> {
     const infos: StoreEntryInfo[] = [];
     for (const prefix of await readdirOrEmpty(this.objectsDir)) {
@@ -157,13 +302,13 @@ export class StepStore {
         if (!KEY.test(key)) continue;
         const dir = path.join(this.objectsDir, prefix, key);
         try {
-          const text = await fs.readFile(path.join(dir, 'manifest.json'), 'utf8');
+          const text = await fs.readFile(path.join(dir, MANIFEST_FILE), 'utf8');
           const manifest = StoreManifest.parse(JSON.parse(text));
           const stat = await fs.stat(dir);
           const bytes = manifest.outputs.files.reduce((sum, f) => sum + f.size, Buffer.byteLength(text));
           infos.push({ key, kind: manifest.kind, dir, bytes, lastUsedMs: stat.mtimeMs });
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed meanwhile
+          if (isEnoent(err)) continue; // removed meanwhile
           throw new Error(`store entry ${dir} is unreadable: ${(err as Error).message}`);
         }
       }
@@ -171,12 +316,21 @@ export class StepStore {
     return infos;
   }
 
+  /** Every key directory of this namespace, whether its manifest reads or not (for verify). */
+  async keys(): Promise<string[]> {
+    const keys: string[] = [];
+    for (const prefix of (await readdirOrEmpty(this.objectsDir)).sort()) {
+      for (const key of (await readdirOrEmpty(path.join(this.objectsDir, prefix))).sort()) if (KEY.test(key)) keys.push(key);
+    }
+    return keys;
+  }
+
   /** When the entry was last used (its directory's mtime), or undefined when absent. */
   async lastUsedMs(key: string): Promise<number | undefined> {
     try {
       return (await fs.stat(this.entryDir(key))).mtimeMs;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (isEnoent(err)) return undefined;
       throw err;
     }
   }
@@ -188,9 +342,10 @@ export class StepStore {
     try {
       await fs.rename(this.entryDir(key), trash);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      if (isEnoent(err)) return false;
       throw err;
     }
+    dropVerified(this.entryDir(key));
     await fs.rm(trash, { recursive: true, force: true });
     return true;
   }
@@ -217,61 +372,4 @@ export class StepStore {
 /** The key of a non-cacheable step's result: equal outputs give equal keys, so later steps still cache. */
 export function outputsKey(kind: string, outputs: StepOutputs): string {
   return sha256Hex(canonicalJson({ kind, outputs }));
-}
-
-export async function sha256File(file: string): Promise<string> {
-  // A disk image is mostly holes: hashed without reading them (same digest, far less I/O).
-  if (await isSparse(file)) return sparseSha256(file);
-  const hash = createHash('sha256');
-  // Large reads: a 2 GiB disk image hashes in half the time of the default 64 KiB.
-  for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/**
- * Every regular file under dir, sorted by path. Symbolic links are kept in the entry but not
- * listed (they hold no content of their own); sockets, fifos and devices are refused.
- */
-async function describeTree(dir: string, known: Record<string, string>): Promise<StepOutputs['files']> {
-  const files: StepOutputs['files'] = [];
-  const walk = async (rel: string) => {
-    const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
-    for (const e of entries) {
-      const relPath = rel ? `${rel}/${e.name}` : e.name;
-      const abs = path.join(dir, relPath);
-      if (e.isDirectory()) await walk(relPath);
-      else if (e.isFile()) files.push({ path: relPath, sha256: known[relPath] ?? (await sha256File(abs)), size: (await fs.stat(abs)).size });
-      else if (!e.isSymbolicLink()) throw new Error(`output ${relPath} is neither a file, a directory nor a symlink`);
-    }
-  };
-  await walk('');
-  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-async function fsyncTree(dir: string): Promise<void> {
-  const entries = await fs.readdir(dir, { withFileTypes: true });
-  for (const e of entries) {
-    const abs = path.join(dir, e.name);
-    if (e.isDirectory()) await fsyncTree(abs);
-    else if (e.isFile()) await fsyncPath(abs);
-  }
-  await fsyncPath(dir);
-}
-
-async function fsyncPath(p: string): Promise<void> {
-  const handle = await fs.open(p, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fs.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
 }

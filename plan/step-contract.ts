@@ -2,6 +2,7 @@
 // paths and small values travel through Temporal: logs and artifacts stay on disk.
 import { z } from 'zod';
 import { Step, Toolchain } from './plan';
+import { Owner } from './schemas';
 
 export const StepOutputs = z.object({
   /** Every file the step produced, relative to its output directory. */
@@ -17,6 +18,8 @@ export const StepInput = z.object({
   step: Step,
   /** Store keys of the steps this one needs, by step id. */
   inputs: z.record(z.string(), z.string().length(64)),
+  /** The plan's owner: a partner's own content is stored in its namespace (activities/store-tenancy.ts). */
+  owner: Owner.optional(),
 });
 
 export const StepResult = z.object({
@@ -50,6 +53,7 @@ export const CacheProbeInput = z.object({
   toolchain: Toolchain,
   /** The variant's steps; every need must be among them. */
   steps: z.array(Step),
+  owner: Owner.optional(),
 });
 
 /** A step found in the store: what runStep returns on a hit, less the file list (kept out of the payload). */

@@ -5,12 +5,14 @@ import { checkCommand } from './check';
 import { fmtCommand } from './fmt';
 import { planCommand } from './plan';
 import { gcCommand } from './gc';
+import { licenseCommand } from './license';
 import { logsCommand } from './logs';
 import { abortCommand, approveCommand, cancelCommand, retryCommand, skipCommand } from './operator';
 import { scheduleCommand } from './schedule';
 import { serveCommand } from './serve';
 import { serverCommand } from './server';
 import { statusCommand } from './status';
+import { storeCommand } from './store';
 import { tokenCommand } from './token';
 import { workerCommand } from './worker';
 import { vmRunCommand } from './vm-run';
@@ -27,11 +29,13 @@ export const COMMANDS: Command[] = [
   skipCommand,
   abortCommand,
   approveCommand,
+  licenseCommand,
   cancelCommand,
   resumeCommand,
   promoteCommand,
   scheduleCommand,
   gcCommand,
+  storeCommand,
   workerCommand,
   serverCommand,
   serveCommand,

@@ -27,7 +27,8 @@ export interface ResolvedFile extends ArtifactInfo {
 }
 
 export async function resolveArtifacts(storeDir: string, buildId: string, plan: BuildPlan, variants: VariantStatus[]): Promise<ResolvedFile[]> {
-  const store = new StepStore(storeDir);
+  // A partner's build reads its own namespace, then the shared store (activities/store.ts).
+  const store = plan.owner.kind === 'partner' ? new StepStore(storeDir).forTenant(plan.owner.name) : new StepStore(storeDir);
   const storeReal = fs.existsSync(storeDir) ? fs.realpathSync(storeDir) : path.resolve(storeDir);
   const out: ResolvedFile[] = [];
   for (const v of plan.variants) {

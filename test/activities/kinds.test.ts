@@ -98,12 +98,13 @@ describe('checksum', () => {
     expect(execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: check, encoding: 'utf8' })).toBe('a/1.txt: OK\na/d/2.txt: OK\nb/3.txt: OK\n');
   });
 
+  // The store checks an input before the kind sees it (test/activities/store-integrity.test.ts).
   it('fails when an input in the store no longer matches its manifest', async () => {
     const a = await run(stepInput({ id: 'a', kind: 'exec', params: { argv: ['sh', '-c', 'echo one > "$SBORKA_OUTPUT_DIR/1.txt"'] } }));
     fs.writeFileSync(path.join(a.outputDir, '1.txt'), 'tampered\n');
     const err = await run(stepInput({ id: 'sums', kind: 'checksum', params: { name: 'sums/SHA256SUMS' }, needs: ['a'] }, { inputs: { a: a.key } }))
       .catch((e: unknown) => e);
-    expect(err).toMatchObject({ type: 'StepFailed', message: expect.stringContaining('its manifest says') });
+    expect(err).toMatchObject({ type: 'BadInput', message: expect.stringContaining('the manifest says') });
   });
 });
 

@@ -6,7 +6,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { KindRegistry } from '../../activities/kinds/registry';
-import { readLedger } from '../../activities/ledger';
+import { readLedger, readLedgerLines } from '../../activities/ledger';
 import { processIsRunning } from '../../activities/process-runner';
 import { StepStore } from '../../activities/store';
 import type { StepInput, StepProgress, StepResult } from '../../plan/step-contract';
@@ -53,6 +53,24 @@ describe('runStep', () => {
     expect(ledger[0]!.pids).toHaveLength(1);
     expect(ledger[1]!.pids).toEqual([]);
     expect(fs.readFileSync(second.logPath, 'utf8')).toContain(`cached, store key ${first.key}`);
+  });
+
+  it('writes each attempt\'s ledger line as it starts and another with the same id as it ends', async () => {
+    await run(stepInput(countingStep('greet')));
+    await run(stepInput(countingStep('greet')));
+    await run(stepInput({ id: 'bad', kind: 'exec', params: { argv: ['sh', '-c', 'exit 1'] } }), { attempt: 3 }).catch(() => undefined);
+    const lines = await readLedgerLines(config.storeDir);
+    expect(lines.map((l) => [l.stepId, l.state, 'outcome' in l ? l.outcome : undefined])).toEqual([
+      ['greet', 'started', undefined], ['greet', 'finished', 'succeeded'],
+      ['greet', 'started', undefined], ['greet', 'finished', 'cached'],
+      ['bad', 'started', undefined], ['bad', 'finished', 'failed'],
+    ]);
+    for (let i = 0; i < lines.length; i += 2) {
+      expect(lines[i]!.attemptId).toEqual(expect.any(String));
+      expect(lines[i + 1]!.attemptId).toBe(lines[i]!.attemptId);
+    }
+    expect(new Set(lines.map((l) => l.attemptId)).size).toBe(3);
+    expect(lines[4]).toMatchObject({ attempt: 3, workerPid: process.pid, host: expect.any(String) });
   });
 
   it('keys on kind, params, inputs and toolchain: a changed param reruns', async () => {

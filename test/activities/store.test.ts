@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StepStore, outputsKey } from '../../activities/store';
+import { forgetVerified } from '../../activities/store-verify';
 import { makeTmpDir, removeDir } from './helpers';
 
 const KEY_A = 'a'.repeat(64);
@@ -58,6 +59,26 @@ describe('StepStore', () => {
       { path: 'other.txt', sha256: sha('other'), size: 5 },
     ]);
     expect(fs.readdirSync(store.tmpDir)).toEqual([]);
+    // Taken on trust by the process that wrote it; any other process checks and refuses it.
+    await expect(store.lookup(KEY_A)).resolves.toBeDefined();
+    forgetVerified();
+    await expect(store.lookup(KEY_A)).resolves.toBeUndefined();
+    expect(fs.readdirSync(store.quarantineDir)).toEqual([expect.stringMatching(new RegExp(`^${KEY_A}-`))]);
+  });
+
+  it('seals what the manifest cannot list (links, directories) and quarantines an entry made before seals', async () => {
+    const staging = await stage({ 'a/f': 'x' });
+    fs.symlinkSync('f', path.join(staging.outputsDir, 'a', 'link'));
+    fs.mkdirSync(path.join(staging.outputsDir, 'empty'));
+    const entry = await store.commit(staging, { key: KEY_A, kind: 'exec' });
+    expect(JSON.parse(fs.readFileSync(path.join(entry.dir, 'seal.json'), 'utf8'))).toMatchObject({ key: KEY_A, links: { 'a/link': 'f' }, dirs: ['a', 'empty'] });
+    fs.rmSync(path.join(entry.outputsDir, 'empty'), { recursive: true });
+    await expect(store.lookup(KEY_A)).resolves.toBeUndefined();
+
+    const legacy = await store.commit(await stage({ f: 'old' }), { key: KEY_A, kind: 'exec' });
+    fs.rmSync(path.join(legacy.dir, 'seal.json'));
+    await expect(store.lookup(KEY_A)).resolves.toBeUndefined();
+    expect(fs.readdirSync(store.quarantineDir)).toHaveLength(2);
   });
 
   it('never shows an entry without its manifest (a writer that died mid-way)', async () => {
