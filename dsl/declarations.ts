@@ -1,13 +1,14 @@
 // The named things a set of recipe files declares: products, variants, license policies
-// and package lists, each once.
+// and package lists (the property table's declarations), each once.
 import type { Stmt } from './ast';
 import type { DiagnosticSink } from './diagnostics';
 import type { LoadedFile } from './load';
 import { Name } from '../plan/schemas';
+import { checkTwice, DECLARATION_KINDS, type DeclarationKind, POLICY_RULES } from './properties';
 import type { Span } from './source';
 
 export interface Decl {
-  kind: 'product' | 'variant' | 'license-policy' | 'package-list';
+  kind: DeclarationKind;
   name: string;
   nameSpan: Span;
   /** `extends` base of a product, or the product a variant is of. */
@@ -24,20 +25,15 @@ export interface Declarations {
   lists: Map<string, Decl>;
 }
 
-const KIND_OF: Record<string, Decl['kind']> = {
-  product: 'product',
-  variant: 'variant',
-  'license-policy': 'license-policy',
-  'package-list': 'package-list',
-};
+const isKind = (keyword: string): keyword is DeclarationKind => (DECLARATION_KINDS as readonly string[]).includes(keyword);
 
 export function collectDeclarations(files: readonly LoadedFile[], sink: DiagnosticSink): Declarations {
   const decls: Declarations = { products: new Map(), policies: new Map(), lists: new Map() };
   for (const f of files) {
     for (const stmt of f.ast.statements) {
-      const kind = KIND_OF[stmt.keyword];
+      const kind = stmt.keyword;
       const nameArg = stmt.args[0];
-      if (!kind || !nameArg || nameArg.kind === 'list') continue;
+      if (!isKind(kind) || !nameArg || nameArg.kind === 'list') continue;
       const name = nameArg.kind === 'string' ? nameArg.value : nameArg.text;
       const baseArg = stmt.args[2];
       const decl: Decl = { kind, name, nameSpan: nameArg.span, body: stmt.body ?? [], stmt, file: f.path };
@@ -52,6 +48,8 @@ export function collectDeclarations(files: readonly LoadedFile[], sink: Diagnost
         sink.error('duplicate-name', `\`${name}\` is declared twice`, nameArg.span, `the first ${what} \`${name}\` is at ${first.nameSpan.file}:${first.nameSpan.line}:${first.nameSpan.col}`);
         continue;
       }
+      // A policy's rules are read in compile.ts; a scalar among them set twice is a mistake, as in any block.
+      if (kind === 'license-policy') checkTwice({ err: (...a) => sink.error(...a) }, POLICY_RULES, 'license-policy', decl.body);
       table.set(name, decl);
     }
   }

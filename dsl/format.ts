@@ -1,11 +1,13 @@
 // `sborka fmt`: the canonical layout of a recipe. Two-space indents, one statement per
-// line, one blank line between declarations, blank lines inside blocks and around comment
+// line, one blank line between declarations (a run of imports stays together: the property
+// table says which statements do), blank lines inside blocks and around comment
 // blocks kept (at most one), comments kept where they were (before a statement, or at the
 // end of its line).
 // Only files that parse cleanly are formatted; fmt(fmt(x)) = fmt(x).
 import type { Arg, Comment, Stmt } from './ast';
 import type { Diagnostic } from './diagnostics';
 import { parseRecipe } from './parse';
+import { keptTogether } from './properties';
 
 const WIDTH = 100;
 
@@ -60,7 +62,7 @@ class Printer {
   file(stmts: Stmt[]): string {
     stmts.forEach((s, i) => {
       const prev = stmts[i - 1];
-      if (prev && !(prev.keyword === 'import' && s.keyword === 'import' && !this.blankBetween(prev, s))) this.lines.push('');
+      if (prev && !(prev.keyword === s.keyword && keptTogether(s.keyword) && !this.blankBetween(prev, s))) this.lines.push('');
       this.statement(s, '', stmts[i + 1]?.span.offset);
     });
     this.flushComments(Infinity, '', stmts.length > 0);

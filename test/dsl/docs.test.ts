@@ -75,7 +75,8 @@ describe('docs/language.md', () => {
   it('lists every error code the checker can report', () => {
     const dsl = join(ROOT, 'dsl');
     const codes = new Set<string>();
-    for (const f of readdirSync(dsl).filter((n) => n.endsWith('.ts'))) {
+    // Recursively: the statements' checks live in dsl/properties/.
+    for (const f of readdirSync(dsl, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.ts'))) {
       const source = readFileSync(join(dsl, f), 'utf8');
       for (const m of source.matchAll(/\b(?:err|error|warn|problem)\(\s*'([a-z]+(?:-[a-z]+)*)'/g)) codes.add(m[1] as string);
     }

@@ -1,0 +1,70 @@
+// Rows of `output FORMAT { }` and its options. Which format takes which option is the
+// output-format table's (OUTPUT_OPTIONS); the options' values are checked here.
+import { argText } from '../ast';
+import type { Draft } from '../draft';
+import { LIMITS } from '../../plan/literals';
+import type { Output } from '../../plan/model';
+import { didYouMean } from '../suggest';
+import { COMPRESSIONS, OUTPUT_FORMATS, OUTPUT_OPTIONS, type OutputFormat } from '../values';
+import { applyBlock } from './apply';
+import { BOTH, type Property } from './types';
+
+export const OUTPUT_OPTION_ROWS: readonly Property<Output>[] = [
+  {
+    keyword: 'size', block: 'output', syntax: 'size SIZE', merge: 'scalar', toolchains: BOTH,
+    doc: 'a disk image\'s size, 64M to 16T',
+    apply: (ctx, out, o) => {
+      const a = o.args[0];
+      if (a?.kind !== 'size') return;
+      if (a.value < LIMITS.minImageBytes || a.value > LIMITS.maxImageBytes) ctx.err('size-out-of-range', `size ${a.text} is out of range (64M to 16T)`, a.span);
+      else out.sizeBytes = a.value;
+    },
+  },
+  {
+    keyword: 'tag', block: 'output', syntax: 'tag "TEMPLATE"', merge: 'scalar', toolchains: BOTH,
+    doc: 'an OCI image\'s tag; a template',
+    apply: (ctx, out, o) => {
+      const a = o.args[0];
+      if (a?.kind !== 'string') return;
+      ctx.template({ value: a.value, span: a.span });
+      if (!/^[A-Za-z0-9_{}][A-Za-z0-9_.{}-]{0,127}$/.test(a.value)) ctx.err('invalid-tag', `\`${a.value}\` is not an image tag (letters, digits, _ . -; up to 128)`, a.span);
+      else out.tag = a.value;
+    },
+  },
+  {
+    keyword: 'compression', block: 'output', syntax: 'compression none | gzip | xz | zstd', merge: 'scalar', toolchains: BOTH,
+    doc: 'how a file system archive is compressed',
+    apply: (ctx, out, o) => {
+      const a = o.args[0];
+      if (!a) return;
+      const c = argText(a) ?? '';
+      if (!(COMPRESSIONS as readonly string[]).includes(c)) ctx.err('unknown-compression', `\`${c}\` is not a compression`, a.span, didYouMean(c, COMPRESSIONS) ?? `one of ${COMPRESSIONS.join(', ')}`);
+      else out.compression = c as Output['compression'];
+    },
+  },
+];
+
+export const OUTPUT: Property<Draft> = {
+  keyword: 'output', block: 'product', syntax: 'output FORMAT [{ OPTIONS }]', merge: 'by-format', toolchains: BOTH,
+  doc: 'an image to build; each format at most once',
+  apply: (ctx, d, s) => {
+    const fmtArg = s.args[0];
+    const fmt = argText(fmtArg);
+    if (!fmtArg || !fmt) return;
+    if (!(OUTPUT_FORMATS as readonly string[]).includes(fmt)) {
+      ctx.err('unknown-output-format', `\`${fmt}\` is not an output format`, fmtArg.span, didYouMean(fmt, OUTPUT_FORMATS) ?? `formats: ${OUTPUT_FORMATS.join(', ')}`);
+      return;
+    }
+    const format = fmt as OutputFormat;
+    const takes: readonly string[] = OUTPUT_OPTIONS[format];
+    // Options merge over the same format's options from a base.
+    const out: Output = { ...(d.outputs.get(format)?.value ?? { format }) };
+    const body = (s.body ?? []).filter((o) => {
+      if (takes.includes(o.keyword)) return true;
+      ctx.err('unknown-output-option', `\`${o.keyword}\` is not an option of \`${format}\` outputs`, o.keywordSpan, takes.length ? `\`${format}\` takes ${takes.map((t) => `\`${t}\``).join(', ')}` : `\`${format}\` takes no options`);
+      return false;
+    });
+    applyBlock(ctx, OUTPUT_OPTION_ROWS, 'output', out, body);
+    d.outputs.set(format, { value: out, span: s.span });
+  },
+};
