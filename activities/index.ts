@@ -7,7 +7,7 @@ export function createActivities(deps: RunStepDeps) {
 }
 
 export type SborkaActivities = ReturnType<typeof createActivities>;
-export { defaultRegistry } from './kinds/core';
+export { defaultRegistry, KIND_TABLE, type KindOptions } from './kinds/all';
 export { KindRegistry, defineKind } from './kinds/registry';
 export { StepStore } from './store';
 export { gcStore } from './store-gc';

@@ -7,6 +7,7 @@ import { Client } from '@temporalio/client';
 import { Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities, type KindRegistry } from '../activities';
+import { createNightlyActivities } from '../activities/nightly';
 import { createPublishActivities } from '../activities/publish';
 import { createQueueWatchActivities } from '../activities/queue-watch';
 import type { BuildPlan } from '../plan/plan';
@@ -71,7 +72,7 @@ export async function startWorkers(opts: {
   client: Client;
   queues: string[];
   maxConcurrentActivities?: number;
-  /** The step kinds this host runs (a toolchain's adapter registered); the default registry when absent. */
+  /** The step kinds this host runs (activities/kinds/all.ts builds it); without the alt host's kinds when absent. */
   registry?: KindRegistry;
 }): Promise<WorkerSet> {
   installRuntime(opts.logger);
@@ -79,6 +80,7 @@ export async function startWorkers(opts: {
   const activities = {
     ...createActivities({ config: opts.config, logger: opts.logger, registry: opts.registry }),
     ...createQueueWatchActivities(opts.client),
+    ...createNightlyActivities(opts.client),
     ...createPublishActivities({ config: opts.config, logger: opts.logger }),
   };
   const workflowBundleCode = await workflowBundle(opts.config, opts.logger);

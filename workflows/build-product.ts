@@ -33,6 +33,7 @@ import type { BuildProductInput, BuildProductResult, BuildVariantResult, Variant
 import { countByState } from './dag';
 import { EMULATION_PATCH } from './emulation';
 import { formatDuration } from './format';
+import { askNightly, NIGHTLY_GATE_PATCH } from './nightly-gate';
 import { identityAttributes, ownerLabel, stateAttribute } from './search-values';
 import type { Emulated, ProductState, ProductStatus, VariantState, VariantSummary } from './status';
 
@@ -139,6 +140,21 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
   cancelled.catch(() => undefined); // observed by the races; nobody may be racing when it fires
 
   upsertSearchAttributes([...identityAttributes(plan, plan.variants), stateAttribute('running')]);
+
+  // A scheduled run asks first whether its night is its to build (nightly-gate.ts).
+  if (input.buildId === '' && patched(NIGHTLY_GATE_PATCH)) {
+    const { skip } = await askNightly(plan);
+    if (skip !== undefined) {
+      endedAt = new Date().toISOString();
+      error = `skipped: ${skip}`;
+      for (const s of summaries.values()) Object.assign(s, { state: 'cancelled', error: 'not started: the night was skipped' });
+      state = 'skipped';
+      upsertSearchAttributes([stateAttribute(state)]);
+      const status = productStatus();
+      const variants = status.variants.map((v) => ({ variantId: v.variantId, workflowId: v.workflowId, state: 'cancelled' as const, error: v.error }));
+      return { buildId, product: plan.product, state, variants, status };
+    }
+  }
 
   if (plan.variants.some((v) => v.steps.some((st) => st.kind === 'publish')) && patched('product-publish-preflight')) {
     try {

@@ -53,7 +53,8 @@ export const VariantOutcome = z.object({
 export const BuildProductResult = z.object({
   buildId: z.string(),
   product: z.string(),
-  state: z.enum(['succeeded', 'failed']),
+  /** skipped: a scheduled run that built nothing (its night had a build, or an earlier nightly ran). */
+  state: z.enum(['succeeded', 'failed', 'skipped']),
   variants: z.array(VariantOutcome),
   /** The final status (see BuildVariantResult.status). */
   status: ProductStatus.optional(),

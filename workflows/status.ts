@@ -102,7 +102,8 @@ export const VariantSummary = z.object({
   error: z.string().optional(),
 });
 
-export const ProductState = z.enum(['running', 'succeeded', 'failed', 'cancelled']);
+/** skipped: a scheduled run whose night was not its to build (see activities/nightly.ts). */
+export const ProductState = z.enum(['running', 'succeeded', 'failed', 'cancelled', 'skipped']);
 
 export const ProductStatus = z.object({
   buildId: z.string(),

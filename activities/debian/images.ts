@@ -1,6 +1,6 @@
 // The debian toolchain's image kinds: `build` (one writer per output format) and `test`
-// (boot, run, reproducible). registerDebianImageKinds adds them to a registry.
-import { defineKind, type KindRegistry } from '../kinds/registry';
+// (boot, run, reproducible).
+import { defineKind } from '../kinds/registry';
 import { runBootTest, runRunTest } from './boot';
 import { runReproducibleTest } from './reproducible';
 import { planSeed, rootSourceFrom, writerContext, writerFor, type ImageRequest } from './writers';
@@ -37,7 +37,3 @@ export const debianTestKind = defineKind('test', async (ctx, params) => {
       return runReproducibleTest(ctx);
   }
 });
-
-export function registerDebianImageKinds(registry: KindRegistry): KindRegistry {
-  return registry.register('debian', debianBuildKind).register('debian', debianTestKind);
-}

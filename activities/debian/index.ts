@@ -1,13 +1,5 @@
-// The debian toolchain's build-root kinds: resolve, prepare-root, configure.
-import type { KindRegistry } from '../kinds/registry';
-import { configureKind } from './configure';
-import { prepareRootKind } from './prepare-root';
-import { resolveKind } from './resolve';
-
+// The debian toolchain: mmdebstrap roots and our own image writers. Its step kinds (one
+// file each: resolve, prepare-root, configure; build and test in images.ts) are
+// registered by activities/kinds/all.ts.
 export { Lock, LOCK_FILE } from './lock';
 export { ROOTFS } from './prepare-root';
-
-export function registerDebianKinds(registry: KindRegistry): KindRegistry {
-  for (const k of [resolveKind, prepareRootKind, configureKind]) registry.register('debian', k);
-  return registry;
-}

@@ -1,14 +1,10 @@
 // The engine's own step kinds, available on every toolchain: noop, exec, checksum, archive.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { registerDebianImageKinds } from '../debian/images';
-import { registerDebianKinds } from '../debian/index';
-import { registerLicenseKinds } from '../licenses';
-import { registerPublishKind } from '../publish';
 import { badInput } from '../failures';
 import { digestTree } from '../host-digest';
 import { sha256File } from '../store';
-import { defineKind, KindRegistry, type KindExecutor } from './registry';
+import { defineKind } from './registry';
 
 /** Nothing spawned, nothing written: what the engine's overhead is measured with. */
 export const noopKind = defineKind('noop', async () => ({}));
@@ -111,19 +107,4 @@ function resolveSourceDir(stepId: string, sourceDir: string, inputs: Record<stri
     return path.join(input.outputsDir, sub);
   }
   return path.resolve(projectRoot, sourceDir);
-}
-
-export const CORE_KINDS: readonly KindExecutor[] = [noopKind, execKind, checksumKind, archiveKind];
-
-/**
- * What a worker runs unless told otherwise: the core kinds, the debian toolchain (it runs
- * anywhere Debian's tools do), license verification and publishing for every toolchain.
- * The alt toolchain needs a configured ALT host: `sborka worker --toolchain alt` adds it.
- */
-export function defaultRegistry(): KindRegistry {
-  const registry = new KindRegistry();
-  for (const k of CORE_KINDS) registry.register('*', k);
-  registerDebianImageKinds(registerDebianKinds(registry));
-  registerLicenseKinds(registry);
-  return registerPublishKind(registry);
 }

@@ -1,10 +1,11 @@
 // Which code runs a step: executors keyed by (toolchain, kind). Core kinds serve every
-// toolchain; a toolchain's adapter registers its product kinds (resolve, prepare-root, ...)
-// and may override a core kind for itself.
+// toolchain; a toolchain's own executor for a kind takes precedence. The rows that fill a
+// registry are in all.ts.
 import type { Logger } from 'pino';
 import { STEP_PARAMS, type StepKind, type StepParams } from '../../plan/step-params';
 import type { z } from 'zod';
 import type { Step, Toolchain as ToolchainSchema } from '../../plan/plan';
+import type { Owner } from '../../plan/schemas';
 import type { Config } from '../../config/config';
 import { badInput } from '../failures';
 import type { ProcessOutcome } from '../process-runner';
@@ -26,6 +27,8 @@ export interface KindContext {
   /** The build and variant this step runs for (publishing names versions by them). */
   buildId: string;
   variantId: string;
+  /** The plan's owner (community when absent): license decisions are scoped by it. */
+  owner?: z.infer<typeof Owner>;
   step: Step;
   toolchain: Toolchain;
   /** The committed entries of the steps this one needs, by step id. */

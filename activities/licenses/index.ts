@@ -1,4 +1,4 @@
 // License verification on the worker: the verify-licenses kind and what it is made of.
-export { registerLicenseKinds, verifyLicensesKind, VerifyLicensesParams, REPORT_FILES, type LicenseKindOptions } from './kind';
+export { verifyLicensesKind, VerifyLicensesParams, REPORT_FILES, type LicenseKindOptions } from './kind';
 export { extractDebian, extractRpm } from './extract';
 export { unpackRoot, rootCandidates, readInRoot } from './root-source';

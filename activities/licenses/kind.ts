@@ -18,8 +18,9 @@ import { parseVerificatorOutput, renderVerificatorInput, VerificatorOutputError 
 import packageJson from '../../package.json';
 import { badInput } from '../failures';
 import { sha256File } from '../store';
-import type { KindContext, KindExecutor, KindRegistry, KindResult } from '../kinds/registry';
+import type { KindContext, KindExecutor, KindResult } from '../kinds/registry';
 import { extractDebian, extractRpm } from './extract';
+import { decisionContext, decisionsDigest, decisionsPath, liveDecisions, readDecisions } from './decisions-file';
 import { unpackRoot, type RootFlavour } from './root-source';
 
 /**
@@ -45,13 +46,11 @@ export interface LicenseKindOptions {
   now?: () => Date;
   /** How the RPM database is queried on the alt toolchain; the host's rpm --root by default. */
   rpmQuery?: (root: string) => readonly string[];
-}
-
-/** Registers verify-licenses for both toolchains: dpkg roots for debian, RPM roots for alt. */
-export function registerLicenseKinds(registry: KindRegistry, options: LicenseKindOptions = {}): KindRegistry {
-  registry.register('debian', verifyLicensesKind('debian', options));
-  registry.register('alt', verifyLicensesKind('rpm', options));
-  return registry;
+  /**
+   * The recorded license decisions (licenses/decisions.ts) this host applies: a file path,
+   * undefined for $SBORKA_LICENSE_DECISIONS or <stateDir>/license-decisions.json, null for none.
+   */
+  decisionsFile?: string | null;
 }
 
 export function parseVerifyParams(step: Step): VerifyLicensesParams {
@@ -72,15 +71,19 @@ export function verifyLicensesKind(flavour: RootFlavour, options: LicenseKindOpt
   return {
     kind: 'verify-licenses',
     execute: (ctx) => verifyLicenses(ctx, parseVerifyParams(ctx.step), flavour, options, now()),
-    // The cache key must change when the verificator changes or a waiver starts or stops
-    // applying: a cached pass must not outlive the waiver that made it.
-    hostInputs: async (step) => {
+    // The cache key must change when the verificator changes, a waiver starts or stops
+    // applying, or the recorded decisions change: a cached verdict must not outlive the
+    // waiver or decision that made it, nor miss one made since. The step does not know its
+    // owner here, so every live decision counts (a decision elsewhere reruns this cheap step).
+    hostInputs: async (step, config) => {
       const params = parseVerifyParams(step);
       const today = utcDate(now());
       const active = params.policy.waivers.filter((w) => w.until >= today).map((w) => `${w.package}@${w.until}`).sort();
       const verificator = await findVerificator(options.verificator);
-      if (active.length === 0 && !verificator) return undefined;
+      const decisions = liveDecisions(await readDecisions(decisionsPath(options.decisionsFile, config)), today);
+      if (active.length === 0 && !verificator && decisions.length === 0) return undefined;
       const hash = createHash('sha256').update(JSON.stringify({ active }));
+      if (decisions.length > 0) hash.update(decisionsDigest(decisions));
       if (verificator) hash.update(await sha256File(verificator));
       return hash.digest('hex');
     },
@@ -96,10 +99,12 @@ async function verifyLicenses(ctx: KindContext, params: VerifyLicensesParams, fl
   const verificator = await findVerificator(options.verificator);
   const external = verificator ? await runVerificator(ctx, verificator, installed, params.policy.name) : undefined;
 
-  ctx.progress({ phase: 'evaluating', lastLine: `${installed.length} packages under ${params.policy.name}` });
+  const decisions = liveDecisions(await readDecisions(decisionsPath(options.decisionsFile, ctx.config)), utcDate(now));
+  const context = decisionContext(ctx, params);
+  ctx.progress({ phase: 'evaluating', lastLine: `${installed.length} packages under ${params.policy.name}, ${decisions.length} recorded decision(s)` });
   let evaluation: Evaluation;
   try {
-    evaluation = evaluatePackages(installed, params.policy, { date: utcDate(now), ...(external ? { external } : {}) });
+    evaluation = evaluatePackages(installed, params.policy, { date: utcDate(now), decisions, context, ...(external ? { external } : {}) });
   } catch (err) {
     if (err instanceof PolicyError) throw badInput(`step "${ctx.step.id}": ${err.message}`);
     throw err;
@@ -152,6 +157,7 @@ function summaryValues(report: LicenseReport): Record<string, unknown> {
     review: review.slice(0, 100),
     reviewCount: review.length,
     waived: names('waived').slice(0, 100),
+    cleared: names('cleared').slice(0, 100),
   };
 }
 

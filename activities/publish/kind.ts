@@ -10,7 +10,7 @@ import { PublishParams } from '../../publish/params';
 import { PermissionError, resolveFilesTarget, resolveRegistryTarget } from '../../publish/targets';
 import { ConfinementError, dateStamp } from '../../publish/template';
 import { badInput, stepFailed } from '../failures';
-import { defineKind, type KindContext, type KindExecutor, type KindRegistry } from '../kinds/registry';
+import { defineKind, type KindContext, type KindExecutor } from '../kinds/registry';
 import { ArtifactError, resolveArtifacts, type ResolvedArtifact } from './artifacts';
 import { loadPublishConfig, registryCredentials } from './config';
 import { copiedFile, publishVersion, versionPath, VersionConflictError, type PublishFile } from './files-target';
@@ -47,11 +47,6 @@ export function publishKind(deps: PublishKindDeps = {}): KindExecutor {
       throw asPublishFailure(err, ctx.step.id);
     }
   });
-}
-
-/** Registers the publish kind for every toolchain. */
-export function registerPublishKind(registry: KindRegistry, deps: PublishKindDeps = {}): KindRegistry {
-  return registry.register('*', publishKind(deps));
 }
 
 /** When the build was made: the newest of its inputs' store entries, so a retry tomorrow keeps today's {date}. */

@@ -2,8 +2,9 @@ import { parseCommandArgs } from '../args';
 import { EXIT, UserError, type Command } from '../command';
 import { CliContext } from '../context';
 import { defaultRegistry, type KindRegistry } from '../../activities';
-import { loadAltHost, registerAltKinds, type AltHost } from '../../activities/alt';
+import { loadAltHost, type AltHost } from '../../activities/alt';
 import { altDefaultQueues, altQueueProblems } from '../../activities/alt/queues';
+import { altHostProblems } from '../../activities/alt/host-check';
 import { defaultQueues, startWorkers } from '../../service/worker';
 
 const usage = 'sborka worker [--toolchain alt] [--queue build-x86_64[,sborka,...]] [--max-activities N]';
@@ -25,11 +26,11 @@ export function altWorkerSetup(queues: string[] | undefined, env: NodeJS.Process
     throw new UserError(`worker --toolchain alt: the host settings (SBORKA_ALT_*) are invalid: ${detail}`, EXIT.usage);
   }
   const chosen = queues ?? altDefaultQueues(host);
-  const problems = altQueueProblems(host, chosen);
+  const problems = [...altQueueProblems(host, chosen), ...altHostProblems(host)];
   if (problems.length) {
     throw new UserError(`worker --toolchain alt: refusing to start; this host cannot serve:\n  ${problems.join('\n  ')}`, EXIT.usage);
   }
-  return { host, queues: chosen, registry: registerAltKinds(defaultRegistry(), { host }) };
+  return { host, queues: chosen, registry: defaultRegistry({ alt: { host } }) };
 }
 
 export const workerCommand: Command = {

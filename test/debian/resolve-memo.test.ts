@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
-import { registerDebianKinds } from '../../activities/debian/index';
 import { Lock, LOCK_FILE } from '../../activities/debian/lock';
 import { StepInput, type StepResult } from '../../plan/step-contract';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
@@ -69,7 +68,7 @@ beforeAll(() => {
   process.env.PATH = `${bin}:${saved.path}`;
   process.env.SBORKA_DEBIAN_MIRROR = MIRROR;
   const config = testConfig(path.join(dir, 'state'));
-  const { runStep } = createActivities({ config, logger: silentLogger, registry: registerDebianKinds(defaultRegistry()) });
+  const { runStep } = createActivities({ config, logger: silentLogger, registry: defaultRegistry() });
   let n = 0;
   run = (packages) => new MockActivityEnvironment({}, { logger: quietSdkLogger }).run(runStep, StepInput.parse({
     buildId: `build-${++n}`, variantId: 'memo-test', toolchain: { name: 'debian', version: '1' },

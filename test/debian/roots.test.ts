@@ -10,7 +10,6 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
 import { configureHostInputs } from '../../activities/debian/configure';
 import { SSH_KEYGEN_UNIT } from '../../activities/debian/ssh-host-keys';
-import { registerDebianKinds } from '../../activities/debian/index';
 import { aptStateDir } from '../../activities/debian/apt-state';
 import { baseLayerKey } from '../../activities/debian/prepare-root';
 import { Lock, LOCK_FILE } from '../../activities/debian/lock';
@@ -31,7 +30,7 @@ beforeAll(() => {
   stateDir = makeTmpDir('sborka-roots-');
   config = testConfig(stateDir);
   process.env.SBORKA_DEBIAN_CACHE_DIR = path.join(os.tmpdir(), 'sborka-debian-debs-cache');
-  const { runStep } = createActivities({ config, logger: silentLogger, registry: registerDebianKinds(defaultRegistry()), killGraceMs: 3000 });
+  const { runStep } = createActivities({ config, logger: silentLogger, registry: defaultRegistry(), killGraceMs: 3000 });
   let n = 0;
   run = (step, inputs = {}) => new MockActivityEnvironment({}, { logger: quietSdkLogger }).run(runStep, StepInput.parse({
     buildId: `build-${++n}`, variantId: 'roots-test', toolchain: { name: 'debian', version: '1' }, step, inputs,

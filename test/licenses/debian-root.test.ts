@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
-import { registerLicenseKinds, verifyLicensesKind } from '../../activities/licenses';
+import { verifyLicensesKind } from '../../activities/licenses';
 import type { KindContext } from '../../activities/kinds/registry';
 import { runChecked } from '../../activities/process-runner';
 import { StepInput, type StepResult } from '../../plan/step-contract';
@@ -64,7 +64,7 @@ function stepInput(policy: object): StepInput {
 }
 
 function run(input: StepInput): Promise<StepResult> {
-  const { runStep } = createActivities({ config, logger: silentLogger, registry: registerLicenseKinds(defaultRegistry(), { verificator: null }) });
+  const { runStep } = createActivities({ config, logger: silentLogger, registry: defaultRegistry({ licenses: { verificator: null } }) });
   return new MockActivityEnvironment({}, { logger: quietSdkLogger }).run(runStep, input);
 }
 

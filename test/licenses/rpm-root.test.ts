@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
-import { registerLicenseKinds } from '../../activities/licenses';
+import type { LicenseKindOptions } from '../../activities/licenses';
 import { StepInput, type StepResult } from '../../plan/step-contract';
 import { StepStore, type StoreEntry } from '../../activities/store';
 import { parseRpmDump, RPM_QUERY_FORMAT } from '../../licenses/rpm-dump';
@@ -56,8 +56,8 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => removeDir(dir));
 
-function run(policy: object, options: Parameters<typeof registerLicenseKinds>[1] = { verificator: null }): Promise<StepResult> {
-  const { runStep } = createActivities({ config, logger: silentLogger, registry: registerLicenseKinds(defaultRegistry(), options) });
+function run(policy: object, options: LicenseKindOptions = { verificator: null }): Promise<StepResult> {
+  const { runStep } = createActivities({ config, logger: silentLogger, registry: defaultRegistry({ licenses: options }) });
   return new MockActivityEnvironment({}, { logger: quietSdkLogger }).run(runStep, StepInput.parse({
     buildId: 'b1', variantId: 'alt-server.x86_64.std',
     toolchain: { name: 'alt', version: '1' },

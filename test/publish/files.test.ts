@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
-import { registerPublishKind, type PublishKindDeps } from '../../activities/publish/kind';
+import type { PublishKindDeps } from '../../activities/publish/kind';
 import { promoteBuild } from '../../activities/publish/promote';
 import { promoteCommand } from '../../cli/commands/promote';
 import type { StepInput, StepResult } from '../../plan/step-contract';
@@ -44,7 +44,7 @@ function configWith(extra: Partial<PublishConfigInput>): PublishConfig {
 }
 
 function run(input: StepInput, deps: PublishKindDeps = {}): Promise<StepResult> {
-  const registry = registerPublishKind(defaultRegistry(), { publishConfig, ...deps });
+  const registry = defaultRegistry({ publish: { publishConfig, ...deps } });
   const { runStep } = createActivities({ config, logger: silentLogger, registry });
   return new MockActivityEnvironment({}, { logger: quietSdkLogger }).run(runStep, input);
 }

@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
-import { registerPublishKind } from '../../activities/publish/kind';
 import { createPublishActivities, preflightPublish } from '../../activities/publish/preflight';
 import type { StepInput, StepResult } from '../../plan/step-contract';
 import { parsePlan, type PlanInput } from '../../plan/plan';
@@ -35,7 +34,7 @@ function publishConfig(host: string, passwordEnv = 'SBORKA_TEST_REGISTRY_PASSWOR
 }
 
 function run(input: StepInput, pc: PublishConfig): Promise<StepResult> {
-  const kinds = registerPublishKind(defaultRegistry(), { publishConfig: pc, env });
+  const kinds = defaultRegistry({ publish: { publishConfig: pc, env } });
   const { runStep } = createActivities({ config, logger: silentLogger, registry: kinds });
   return new MockActivityEnvironment({}, { logger: quietSdkLogger }).run(runStep, input);
 }
