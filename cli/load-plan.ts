@@ -39,7 +39,7 @@ export function loadPlans(file: string, io: CliIo, opts: { product?: string; arc
   });
 }
 
-/** See plan/recipe-dir.ts; a path leading outside the recipe's directory is the user's error. */
+/** See plan/recipe-dir.ts: the steps get the recipe directory; a bad one is the user's error. */
 export function withRecipeDir(plan: BuildPlan, recipeDir: string): BuildPlan {
   try {
     return planWithRecipeDir(plan, recipeDir);

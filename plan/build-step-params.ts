@@ -2,10 +2,26 @@
 // configure → build (one per output) → verify-licenses → test → publish. Each toolchain's
 // activities implement them; the params say what to build, never how.
 import { z } from 'zod';
-import { Arch, ArtifactRef, Name, Owner, RelativePath } from './schemas';
+import { Arch, ArtifactRef, FileName, HostDir, Name, Owner, RelativePath } from './schemas';
 import { LicensePolicy, Output, Overlay, PublishTarget, Repo, Script, Settings, Test } from './model';
 
 const Toolchain = z.enum(['alt', 'debian']);
+
+// The recipe's files, by schema relative to the step's recipeDir: a plan names no host file.
+const RecipeRepo = Repo.extend({ key: RelativePath.optional() });
+const RecipeOverlay = Overlay.extend({ src: RelativePath });
+const RecipeScript = Script.extend({ file: RelativePath.optional() });
+/**
+ * The directory the step's recipe-relative paths are joined to (plan/recipe-dir.ts); the
+ * project root when absent. Set by the plan's loader, never by a partner (the API refuses it).
+ */
+const recipeDir = HostDir.optional();
+/**
+ * Where the programs a step runs inside the root execute: "vm" (a qemu VM; anything a
+ * partner supplies) or "host-sandbox" (bubblewrap on the host kernel; the distribution's own
+ * packages and recipes). Absent: host-sandbox. Derived from the plan's owner when loaded.
+ */
+export const Isolation = z.enum(['host-sandbox', 'vm']);
 
 const Target = z.object({
   toolchain: Toolchain,
@@ -20,24 +36,29 @@ export const buildKinds = {
     packages: z.array(z.string()),
     exclude: z.array(z.string()).default([]),
     kernel: z.string().optional(),
-    repos: z.array(Repo).default([]),
+    repos: z.array(RecipeRepo).default([]),
     /**
      * Partner source packages (.src.rpm files or directories of them) built first; their
-     * RPMs join the lock. Relative to the recipe in a plan; absolute once the plan is
-     * loaded for a build (cli/load-plan.ts withRecipeDir).
+     * RPMs join the lock. Relative to recipeDir.
      */
-    sources: z.array(z.union([RelativePath, z.string().startsWith('/')])).default([]),
+    sources: z.array(RelativePath).default([]),
+    recipeDir,
   }).strict(),
   /** The build root with the locked packages installed. */
   'prepare-root': Target.extend({
     kernel: z.string().optional(),
-    repos: z.array(Repo).default([]),
+    repos: z.array(RecipeRepo).default([]),
+    recipeDir,
+    /** "vm": the packages are only unpacked here; their maintainer scripts run in configure's VM. */
+    isolation: Isolation.optional(),
   }).strict(),
   /** Settings, overlays and post-install scripts applied to the root. */
   configure: Target.extend({
     settings: Settings,
-    overlays: z.array(Overlay).default([]),
-    scripts: z.array(Script).default([]),
+    overlays: z.array(RecipeOverlay).default([]),
+    scripts: z.array(RecipeScript).default([]),
+    recipeDir,
+    isolation: Isolation.optional(),
   }).strict(),
   /** One image of the configured root. */
   build: Target.extend({
@@ -45,7 +66,7 @@ export const buildKinds = {
     /** mkimage-profiles target on the alt toolchain (distro/regular-xfce). */
     profile: z.string().optional(),
     /** File name of the image inside the step's outputs. */
-    fileName: z.string().min(1),
+    fileName: FileName,
   }).strict(),
   /** The policy carries its waivers (the policy's, then the product's and variant's). */
   'verify-licenses': Target.extend({ policy: LicensePolicy }).strict(),

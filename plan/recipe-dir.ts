@@ -1,10 +1,10 @@
 // A plan's recipe directory: the file paths a recipe names (overlays, scripts, repository
-// keys, source packages) are relative to it in the plan and absolute once the plan is
-// loaded for a build. Shared by `sborka build` (cli/load-plan.ts) and the HTTP API.
+// keys, source packages) stay relative in the plan (RelativePath, by schema); the steps that
+// read them carry the directory they are joined to (params.recipeDir), which the worker
+// resolves and fences again (activities/recipe-inputs.ts). Shared by `sborka build`
+// (cli/load-plan.ts) and the HTTP API (service/api/recipes.ts, routes/builds.ts).
 import * as path from 'node:path';
-import type { Repo } from './model';
-import { parsePlan, type BuildPlan, type Step } from './plan';
-import type { StepParams } from './step-params';
+import { parsePlan, type BuildPlan, type Owner, type Step } from './plan';
 
 /** A recipe path that leads outside the recipe's directory. */
 export class RecipePathError extends Error {
@@ -14,41 +14,51 @@ export class RecipePathError extends Error {
   }
 }
 
+/** Whether the step names recipe files (and so needs recipeDir; others keep their params and keys). */
+function readsRecipe(s: Step): boolean {
+  const p = s.params as { repos?: Array<{ key?: string }>; sources?: string[]; overlays?: unknown[]; scripts?: Array<{ file?: string }> };
+  return (p.repos ?? []).some((r) => r.key !== undefined) || (p.sources ?? []).length > 0 || (p.overlays ?? []).length > 0
+    || (p.scripts ?? []).some((x) => x.file !== undefined);
+}
+
+/** Partners' code runs in a VM; the distribution's (community, maintainers) may use the host sandbox. */
+export function isolationFor(owner: Owner): 'vm' | 'host-sandbox' {
+  return owner.kind === 'partner' ? 'vm' : 'host-sandbox';
+}
+
 /**
- * The plan with its recipe directory, and the recipe's file paths (overlays, scripts,
- * repository keys; relative to that directory in the plan) made absolute, so the worker's
- * activities find them and digest their content into the cache keys.
+ * The plan with its recipe directory: set on the plan and on every step that reads recipe
+ * files, and each step that runs programs in a root told where (isolationFor the owner).
+ * The paths themselves stay relative: the schema already keeps them inside the directory.
  */
 export function planWithRecipeDir(plan: BuildPlan, recipeDir: string): BuildPlan {
-  const abs = (p: string, what: string): string => {
-    const full = path.resolve(recipeDir, p);
-    if (full !== recipeDir && !full.startsWith(`${recipeDir}${path.sep}`)) {
-      throw new RecipePathError(`${plan.product}: ${what} ${p} leads outside the recipe's directory ${recipeDir}`);
-    }
-    return full;
-  };
-  const repos = (rs: Repo[]): Repo[] => rs.map((r) => (r.key ? { ...r, key: abs(r.key, `the key of repository ${r.name}`) } : r));
+  const dir = path.resolve(recipeDir);
+  if (dir !== recipeDir) throw new RecipePathError(`${plan.product}: the recipe directory ${recipeDir} is not an absolute, normalised path`);
+  const isolation = isolationFor(plan.owner);
   const variants = plan.variants.map((v) => ({
     ...v,
     steps: v.steps.map((s): Step => {
-      if (s.kind === 'configure') {
-        const p = s.params as StepParams<'configure'>;
-        return { ...s, params: {
-          ...p,
-          overlays: p.overlays.map((o) => ({ ...o, src: abs(o.src, 'overlay') })),
-          scripts: p.scripts.map((x) => (x.file === undefined ? x : { ...x, file: abs(x.file, 'script') })),
-        } };
-      }
-      if (s.kind === 'resolve') {
-        const p = s.params as StepParams<'resolve'>;
-        return { ...s, params: { ...p, repos: repos(p.repos), sources: p.sources.map((x) => abs(x, 'source packages')) } };
-      }
-      if (s.kind === 'prepare-root') {
-        const p = s.params as StepParams<'prepare-root'>;
-        return { ...s, params: { ...p, repos: repos(p.repos) } };
-      }
-      return s;
+      const extra = {
+        ...(readsRecipe(s) ? { recipeDir: dir } : {}),
+        // configure runs programs inside the root (scripts, locale-gen, update-initramfs); a
+        // partner's prepare-root only unpacks, so that its packages' maintainer scripts run
+        // there too, in the VM (the distribution's keep their params, and their cache keys).
+        ...(s.kind === 'configure' || (s.kind === 'prepare-root' && isolation === 'vm') ? { isolation } : {}),
+      };
+      return Object.keys(extra).length ? ({ ...s, params: { ...(s.params as object), ...extra } } as Step) : s;
     }),
   }));
-  return parsePlan({ ...plan, recipeDir, variants });
+  return parsePlan({ ...plan, recipeDir: dir, variants });
+}
+
+/** Where a plan names host directories or host-sandbox execution: the fields a partner may not set. */
+export function trustedFields(plan: BuildPlan): string[] {
+  const at: string[] = [];
+  if (plan.recipeDir !== undefined) at.push('recipeDir');
+  plan.variants.forEach((v, vi) => v.steps.forEach((s, si) => {
+    const p = s.params as { recipeDir?: unknown; isolation?: unknown };
+    if (p.recipeDir !== undefined) at.push(`variants[${vi}].steps[${si}].params.recipeDir`);
+    if (p.isolation !== undefined && p.isolation !== 'vm') at.push(`variants[${vi}].steps[${si}].params.isolation`);
+  }));
+  return at;
 }

@@ -2,7 +2,8 @@
 // scripts, services and the initramfs applied to it, and packed again deterministically
 // (sorted, numeric owners, mtimes clamped to SOURCE_DATE_EPOCH). Files are edited from the
 // host with the root's own paths; what must execute (scripts, locale-gen, update-initramfs)
-// runs inside the root: bubblewrap here, a qemu VM for another arch (sandbox.ts).
+// runs inside the root: bubblewrap here, a qemu VM for another arch or when the step's
+// isolation is "vm" (a partner's recipe: its scripts never run on the host kernel; sandbox.ts).
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
@@ -22,6 +23,8 @@ import { runOrThrow, runTool, tail } from './run-tool';
 import { runRootBatch, type RootCommand } from './root-batch';
 import { rootRecord } from './root-record';
 import { runInRoot } from './sandbox';
+import { hostDebArch } from './mmdebstrap';
+import { checkOverlayTree, recipeInput } from '../recipe-inputs';
 import { removeSshHostKeys } from './ssh-host-keys';
 
 type ConfigureParams = StepParams<'configure'>;
@@ -46,7 +49,11 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
   await runOrThrow(ctx, ['tar', '--extract', `--file=${path.join(input.outputsDir, ROOTFS)}`, `--directory=${root}`,
     '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*'], { phase: 'unpacking the root' });
   const sde = String(facts.sourceDateEpoch);
-  const inRoot: InRoot = (argv, phase, env = {}) => runInRoot(ctx, root, facts.debArch, { argv, phase, env: { SOURCE_DATE_EPOCH: sde, ...env } });
+  const isolation = params.isolation ?? 'host-sandbox';
+  await appendLogLines(ctx.logPath, [`--- sborka: isolation ${isolation}: ${isolation === 'vm'
+    ? "the recipe's scripts and the root's programs run inside a qemu VM (partner-supplied code)"
+    : `the root's programs run in bubblewrap (user namespace, no capabilities) on the host kernel${facts.debArch === hostDebArch() ? '' : ', a VM for this foreign arch'}`}`]);
+  const inRoot: InRoot = (argv, phase, env = {}) => runInRoot(ctx, root, facts.debArch, { argv, phase, env: { SOURCE_DATE_EPOCH: sde, ...env } }, isolation);
   // What must execute inside the root after the host's edits: run at once (see root-batch.ts).
   const batch: RootCommand[] = [];
 
@@ -63,7 +70,8 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
 
   for (const [i, o] of params.overlays.entries()) {
     ctx.progress({ phase: `overlay ${o.src}` });
-    const src = hostPath(ctx.step.id, `overlays[${i}].src`, o.src, ctx.config.projectRoot);
+    const src = await recipeInput(ctx.step.id, `overlays[${i}].src`, o.src, params.recipeDir, ctx.config);
+    await checkOverlayTree(ctx.step.id, `overlays[${i}].src`, src);
     try {
       await copyIntoRoot(root, src, o.dest);
     } catch (err) {
@@ -75,7 +83,7 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
     const name = s.file ?? `inline script #${i + 1}`;
     ctx.progress({ phase: `script ${name}` });
     if (!(await existsInRoot(root, s.interpreter))) throw badInput(`step "${ctx.step.id}": post-install script ${name}: its interpreter ${s.interpreter} is not in the root`);
-    const text = s.file !== undefined ? await fs.readFile(hostPath(ctx.step.id, `scripts[${i}].file`, s.file, ctx.config.projectRoot)) : Buffer.from(s.inline ?? '');
+    const text = s.file !== undefined ? await fs.readFile(await recipeInput(ctx.step.id, `scripts[${i}].file`, s.file, params.recipeDir, ctx.config)) : Buffer.from(s.inline ?? '');
     const inside = `/.sborka/script-${i + 1}`;
     await writeInRoot(root, inside, text, 0o755);
     batch.push({
@@ -86,7 +94,7 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
   }
 
   const boot = await kernelAndInitrd(ctx, root, facts.kernelVersion, batch);
-  await runRootBatch(ctx, root, facts.debArch, batch, { SOURCE_DATE_EPOCH: sde });
+  await runRootBatch(ctx, root, facts.debArch, batch, { SOURCE_DATE_EPOCH: sde }, isolation);
   await fs.rm(path.join(root, '.sborka'), { recursive: true, force: true });
   if (boot) await checkInitrd(ctx, root, boot.initrd);
 
@@ -114,6 +122,7 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
     values: {
       arch: facts.arch, debArch: facts.debArch, suite: facts.suite, sourceDateEpoch: facts.sourceDateEpoch,
       ...(boot ? { kernel: boot.kernel, initrd: boot.initrd, kernelVersion: boot.release } : {}),
+      isolation,
       record: rootRecord(ctx, await configureHostInputs(params, ctx.config)),
     },
   };
@@ -122,24 +131,16 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
 /** The overlays' and script files' content joins the key: an edited overlay is rebuilt, not served from the store. */
 export async function configureHostInputs(params: ConfigureParams, config: Config): Promise<string | undefined> {
   const sources = [
-    ...params.overlays.map((o, i) => hostPath('configure', `overlays[${i}].src`, o.src, config.projectRoot)),
-    ...params.scripts.flatMap((s, i) => (s.file !== undefined ? [hostPath('configure', `scripts[${i}].file`, s.file, config.projectRoot)] : [])),
+    ...params.overlays.map((o, i) => [`overlays[${i}].src`, o.src] as const),
+    ...params.scripts.flatMap((s, i) => (s.file !== undefined ? [[`scripts[${i}].file`, s.file] as const] : [])),
   ];
   if (sources.length === 0) return undefined;
   const hash = createHash('sha256');
-  for (const s of sources) hash.update(`${s}\0${await digestTree(path.dirname(s), [path.basename(s)])}\0`);
+  for (const [field, rel] of sources) {
+    const s = await recipeInput('configure', field, rel, params.recipeDir, config);
+    hash.update(`${rel}\0${await digestTree(path.dirname(s), [path.basename(s)])}\0`);
+  }
   return hash.digest('hex');
-}
-
-/**
- * A recipe's file on the host: absolute (cli/load-plan.ts resolves recipe-relative paths),
- * or relative to the project for hand-written plans; never outside it through "..".
- */
-export function hostPath(stepId: string, field: string, p: string, projectRoot: string): string {
-  if (path.isAbsolute(p)) return path.normalize(p);
-  const full = path.resolve(projectRoot, p);
-  if (full !== projectRoot && !full.startsWith(`${projectRoot}${path.sep}`)) throw badInput(`step "${stepId}": params.${field}: ${p} leads outside ${projectRoot}`);
-  return full;
 }
 
 function rootInput(stepId: string, inputs: Record<string, StoreEntry>): StoreEntry {

@@ -2,7 +2,8 @@
 // in two cached layers. The base layer (essential + required + apt at the lock's versions)
 // is an entry of the step store under its own key, so a product that adds one package
 // installs only that package on top of the cached base. A foreign-arch root is unpacked
-// only (its maintainer scripts cannot run here): configure installs it inside a VM.
+// only (its maintainer scripts cannot run here), and so is a partner's (isolation "vm"):
+// configure installs it inside a VM.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { canonicalJson, sha256Hex } from '../../plan/cache-key';
@@ -39,8 +40,9 @@ export async function prepareRoot(ctx: KindContext, params: StepParams<'prepare-
   const lists = await listsOf(ctx, lock);
   const common = { arch: lock.arch, debArch: lock.debArch, suite: lock.suite, sourceDateEpoch: lock.sourceDateEpoch, packages: lock.packages.length, ...(lock.kernel ? { kernelVersion: lock.kernel.release } : {}) };
 
-  if (lock.debArch !== hostDebArch()) {
-    // Unpacked in one go: extracting is cheap, and nothing of a foreign root can be installed here.
+  if (lock.debArch !== hostDebArch() || params.isolation === 'vm') {
+    // Unpacked in one go: extracting is cheap, nothing of a foreign root can be installed here,
+    // and a partner's packages' maintainer scripts must not run on the host kernel.
     await mmdebstrap(ctx, lock, { variant: 'extract', packages: lock.packages, wanted: lock.packages, target, keepDebs: true, lists, phase: 'unpacking' });
     return { values: { ...common, unpacked: true, record: rootRecord(ctx) } };
   }

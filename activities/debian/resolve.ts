@@ -9,7 +9,9 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { debianArch } from '../../plan/arches';
 import type { Repo } from '../../plan/model';
+import type { Config } from '../../config/config';
 import { badInput } from '../failures';
+import { recipeInput } from '../recipe-inputs';
 import { defineKind, type KindContext } from '../kinds/registry';
 import type { StepParams } from '../../plan/step-params';
 import { indexKey, kernelFlavours, newestReleaseDate, parseSimulation, readPackageIndexes, suiteSources, type AptRoot, type IndexEntry, type SimulatedInstall } from './apt';
@@ -34,7 +36,7 @@ export const resolveKind = defineKind('resolve', async (ctx, params) => {
   for (const name of [...params.packages, ...params.exclude]) {
     if (!PACKAGE_NAME.test(name)) throw badInput(`step "${stepId}": package "${name}" is not a valid Debian package name`);
   }
-  const repos = await Promise.all(params.repos.map((r) => withKeyPath(stepId, r, ctx.config.projectRoot)));
+  const repos = await Promise.all(params.repos.map((r, i) => withKeyPath(stepId, i, r, params.recipeDir, ctx.config)));
   const sources = suiteSources(params.branch, repos);
   const resolveFrom = (from: AptSource[], mayDrop: boolean) =>
     withAptState(ctx.config, debArch, from, ctx.signal, (apt) => resolveWith(ctx, params, debArch, from, apt, mayDrop));
@@ -201,14 +203,8 @@ function kernelRelease(stepId: string, meta: string, debArch: string, packages: 
   return images[0]!.name.slice('linux-image-'.length);
 }
 
-/** A repository's signing key: absolute, or relative to the project (where load-plan puts recipe paths). */
-async function withKeyPath(stepId: string, repo: Repo, projectRoot: string): Promise<Repo & { keyPath?: string }> {
+/** A repository's signing key: a recipe file (recipe-inputs.ts fences it to the step's recipeDir). */
+async function withKeyPath(stepId: string, i: number, repo: Repo, recipeDir: string | undefined, config: Config): Promise<Repo & { keyPath?: string }> {
   if (!repo.key) return repo;
-  const keyPath = path.resolve(projectRoot, repo.key);
-  try {
-    await fs.access(keyPath);
-  } catch {
-    throw badInput(`step "${stepId}": repository ${repo.name}: signing key ${repo.key} not found (${keyPath})`);
-  }
-  return { ...repo, keyPath };
+  return { ...repo, keyPath: await recipeInput(stepId, `repos[${i}].key`, repo.key, recipeDir, config) };
 }

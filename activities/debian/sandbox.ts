@@ -1,7 +1,9 @@
-// Running a program inside a build root. On the host's own arch: bubblewrap with the root
-// as "/", fresh pid, net, ipc and uts namespaces (no network), a minimal /dev and /proc.
-// A root of another arch cannot run here (no binfmt_misc): that goes to a qemu VM, and
-// runInForeignRoot is the one place that knows how.
+// Running a program inside a build root. On the host's own arch, for the distribution's
+// own code: bubblewrap with the root as "/", a user namespace whose root has no
+// capabilities, fresh pid, net, ipc and uts namespaces (no network), a minimal /dev and
+// /proc. A root of another arch cannot run here (no binfmt_misc), and partner-supplied code
+// (isolation "vm") must not touch the host kernel: both go to a qemu VM that sees the root
+// (as a disk) and nothing else, and runInRootVm is the one place that knows how.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -24,9 +26,11 @@ export interface InRootRun {
 
 const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+export type Isolation = 'host-sandbox' | 'vm';
+
 /** Runs argv inside the root; returns its output and whether it succeeded (cancellation throws). */
-export async function runInRoot(ctx: KindContext, root: string, debArch: string, run: InRootRun): Promise<ToolRun> {
-  if (debArch !== hostDebArch()) return runInForeignRoot(ctx, root, debArch, run);
+export async function runInRoot(ctx: KindContext, root: string, debArch: string, run: InRootRun, isolation: Isolation = 'host-sandbox'): Promise<ToolRun> {
+  if (debArch !== hostDebArch() || isolation === 'vm') return runInRootVm(ctx, root, debArch, run);
   const env = { PATH: ROOT_PATH, HOME: '/root', LANG: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive', ...run.env };
   return runTool(ctx, [
     'bwrap',
@@ -35,7 +39,9 @@ export async function runInRoot(ctx: KindContext, root: string, debArch: string,
     '--proc', '/proc',
     '--tmpfs', '/tmp',
     '--tmpfs', '/run',
-    // No user namespace: files the programs chown (a user's home) must keep real owners.
+    // The root's uid 0 is the real uid 0 (files keep real owners) but holds no capability:
+    // it cannot mount, load modules, chown to others or override permissions on the host.
+    '--unshare-user', '--uid', '0', '--gid', '0', '--cap-drop', 'ALL',
     '--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try',
     '--hostname', 'sborka',
     '--die-with-parent',
@@ -48,7 +54,8 @@ export async function runInRoot(ctx: KindContext, root: string, debArch: string,
 }
 
 /**
- * A foreign root's programs run inside a qemu VM of its arch (the vm-run-compatible runner).
+ * A foreign root's programs, and a partner's on any arch, run inside a qemu VM of the root's
+ * arch (the vm-run-compatible runner: KVM where it works, TCG otherwise).
  * The root travels as an ext4 disk, not over 9p: dpkg and update-initramfs touch tens of
  * thousands of files, and every 9p operation under TCG costs a round trip through the
  * emulator (minutes per package set), while ext4 works from the guest's page cache. The VM's
@@ -57,7 +64,7 @@ export async function runInRoot(ctx: KindContext, root: string, debArch: string,
  * mount on the host where it allows one (native speed), else as a tar the VM writes onto a
  * second disk (a minute of emulated tar per run, for hosts without loop devices).
  */
-async function runInForeignRoot(ctx: KindContext, root: string, debArch: string, run: InRootRun): Promise<ToolRun> {
+async function runInRootVm(ctx: KindContext, root: string, debArch: string, run: InRootRun): Promise<ToolRun> {
   const arch = VM_ARCH[debArch];
   if (!arch) throw badInput(`step "${ctx.step.id}": no VM runs ${debArch} roots`);
   // An unpacked root lacks the mount points the helper fills.

@@ -59,7 +59,12 @@ export class RecipeStore {
   constructor(readonly stateDir: string, readonly productsDir: string) {}
 
   private dir(tenant: string): string {
-    return path.join(this.stateDir, 'recipes', tenant.replace(':', '-'));
+    return path.join(path.resolve(this.stateDir), 'recipes', tenant.replace(':', '-'));
+  }
+
+  /** The tenant's recipe directory: where the recipe-relative paths of its posted plans lead. */
+  tenantDir(tenant: string): string {
+    return this.dir(tenant);
   }
 
   /** Distribution recipes take their names: a stored recipe never shadows one. */
@@ -236,7 +241,8 @@ export function planFromRecipe(store: RecipeStore, role: Role, name: string, opt
     throw badRequest((e as Error).message, [{ path: 'body.arches', message: (e as Error).message }]);
   }
   if (partnerOf(role) && ownerLabel(plan.owner) !== role) throw forbidden(`the plan is owned by ${ownerLabel(plan.owner)}, not ${role}`);
-  // As `sborka build` does: the recipe's overlays, scripts and sources become absolute paths.
+  // As `sborka build` does: the steps get the recipe's directory (the paths stay relative,
+  // confined by the schema) and the owner's isolation (a partner's scripts run in a VM).
   const declaredIn = compilation.decls.products.get(product)?.file ?? RecipeStore.entry(name);
   try {
     return planWithRecipeDir(plan, store.realDir(tenant, declaredIn));

@@ -1,5 +1,6 @@
-// The API plans recipes as `sborka build` does: the recipe's overlays and scripts become
-// absolute paths under the directory of the recipe that declared the product.
+// The API plans recipes as `sborka build` does: the recipe's overlays and scripts stay
+// relative (confined by the schema) and the steps that read them carry the directory of the
+// recipe that declared the product; a partner's configure step runs its code in a VM.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,9 +28,13 @@ test('a distribution recipe: overlay and script under products/', () => {
   const plan = planFromRecipe(store, 'maintainer', 'cloud-vm.sborka', { arches: ['x86_64'] });
   expect(plan.recipeDir).toBe(fs.realpathSync(PRODUCTS));
   const params = configure(plan);
-  expect(params.overlays.map((o) => o.src)).toEqual([path.join(fs.realpathSync(PRODUCTS), 'overlays/cloud')]);
-  expect(params.scripts.map((s) => s.file)).toEqual([path.join(fs.realpathSync(PRODUCTS), 'scripts/cloud-cleanup.sh')]);
-  expect(fs.existsSync(params.overlays[0]!.src)).toBe(true);
+  expect(params.overlays.map((o) => o.src)).toEqual(['overlays/cloud']);
+  expect(params.scripts.map((s) => s.file)).toEqual(['scripts/cloud-cleanup.sh']);
+  expect(params.recipeDir).toBe(fs.realpathSync(PRODUCTS));
+  expect(params.isolation).toBe('host-sandbox');
+  // The distribution's prepare-root keeps its params (and its cache key): its packages install on the host.
+  expect(plan.variants[0]!.steps.find((s) => s.kind === 'prepare-root')!.params).not.toHaveProperty('isolation');
+  expect(fs.existsSync(path.join(params.recipeDir!, params.overlays[0]!.src))).toBe(true);
 });
 
 test('a partner\'s stored variant: the recipe directory is its tenant directory, where its file lives', () => {
@@ -39,5 +44,9 @@ test('a partner\'s stored variant: the recipe directory is its tenant directory,
   const tenantDir = path.join(stateDir, 'recipes', 'partner-acme');
   expect(plan.recipeDir).toBe(tenantDir);
   expect(fs.existsSync(path.join(tenantDir, 'acme-cloud.sborka'))).toBe(true);
-  expect(configure(plan).overlays.every((o) => path.isAbsolute(o.src))).toBe(true);
+  expect(configure(plan).overlays.every((o) => !path.isAbsolute(o.src))).toBe(true);
+  expect(configure(plan).recipeDir).toBe(tenantDir);
+  expect(configure(plan).isolation).toBe('vm');
+  // A partner's root is only unpacked; its packages' maintainer scripts run in configure's VM.
+  expect(plan.variants[0]!.steps.find((s) => s.kind === 'prepare-root')!.params).toMatchObject({ isolation: 'vm' });
 });

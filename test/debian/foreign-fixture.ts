@@ -107,7 +107,9 @@ export function dpkgStatus(r: StepResult): Map<string, string> {
  * arch it ran on in /etc/sborka/script-arch.
  */
 export function foreignConfigureParams(t: ForeignTarget, dir: string): Record<string, unknown> {
-  const overlay = path.join(dir, 'overlay');
+  // Beside the state directory, not in it: a step may read no file under the state directory.
+  const recipeDir = `${dir}-recipe`;
+  const overlay = path.join(recipeDir, 'overlay');
   fs.mkdirSync(path.join(overlay, 'etc/sborka'), { recursive: true });
   fs.writeFileSync(path.join(overlay, 'etc/sborka/motd'), 'built by sborka\n');
   // A VM image's initramfs needs its disk and root fs drivers only: the list a cloud
@@ -120,7 +122,8 @@ export function foreignConfigureParams(t: ForeignTarget, dir: string): Record<st
       hostname: `foreign-${t.arch}`, timezone: 'Europe/Moscow', locale: 'C.UTF-8', rootPasswordHash: '!',
       users: [{ name: 'alice', groups: ['users'], uid: 1500 }],
     },
-    overlays: [{ src: overlay, dest: '/' }],
+    recipeDir,
+    overlays: [{ src: 'overlay', dest: '/' }],
     scripts: [{ stage: 'post-install', interpreter: '/bin/sh', inline: 'set -e\necho "sborka-script: $(uname -m) $(dpkg --print-architecture)"\nuname -m > /etc/sborka/script-arch\n' }],
   };
 }
@@ -169,6 +172,7 @@ export function foreignSuite(T: ForeignTarget): void {
     env?.restore();
     const alive = qemuUnder(dir);
     removeDir(dir);
+    removeDir(`${dir}-recipe`);
     expect(alive).toEqual([]);
   });
 

@@ -181,9 +181,11 @@ describe('prepare-root and configure (x86_64)', () => {
         users: [{ name: 'alice', groups: ['users'], passwordHash: hash, uid: 1500 }],
         enableServices: ['sborka-demo.service'],
       },
-      overlays: [{ src: overlay, dest: '/' }],
+      // Recipe files are relative to the step's recipe directory (here the overlay's parent).
+      recipeDir: path.dirname(overlay),
+      overlays: [{ src: path.basename(overlay), dest: '/' }],
       scripts: [
-        { stage: 'post-install', interpreter: '/bin/sh', file: script },
+        { stage: 'post-install', interpreter: '/bin/sh', file: path.basename(script) },
         { stage: 'post-install', interpreter: '/bin/bash', inline: 'echo inline >> /etc/sborka/inline\n' },
       ],
     };

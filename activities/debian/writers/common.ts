@@ -6,7 +6,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { canonicalJson } from '../../../plan/cache-key';
-import { Arch } from '../../../plan/schemas';
+import { Arch, relativePathProblem } from '../../../plan/schemas';
 import type { Arch as ArchName } from '../../../plan/plan';
 import type { Output } from '../../../plan/model';
 import { badInput } from '../../failures';
@@ -135,8 +135,10 @@ export async function unpackRoot(w: WriterContext, src: RootSource, dir: string)
  * knows it already (`sha256`: the file is an input's, whose manifest has it).
  */
 export async function finish(file: string, outputsDir: string, fileName: string, format: string, extra: Record<string, unknown>, sha256?: string): Promise<WrittenImage> {
+  // The schema allows one file name only (FileName); checked again here, where the bytes land.
+  const problem = relativePathProblem(fileName) ?? (fileName.includes('/') ? 'is not a single file name' : undefined);
+  if (problem) throw badInput(`build: params.fileName ${JSON.stringify(fileName)} ${problem}: the image stays inside the step's outputs`);
   const dest = path.join(outputsDir, fileName);
-  await fs.mkdir(path.dirname(dest), { recursive: true });
   await fs.rename(file, dest);
   const [digest, stat] = await Promise.all([sha256 ?? sha256File(dest), fs.stat(dest)]);
   return { values: { format, file: fileName, sha256: digest, size: stat.size, ...extra } };

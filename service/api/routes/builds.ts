@@ -3,7 +3,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-// Arch and Name from plan-schemas: dsl/plan re-exports them beside same-named types, which swc drops.
+// Arch and Name from plan/schemas: plan/plan re-exports them beside same-named types, which swc drops.
 import { Arch, Name } from '../../../plan/schemas';
 import { BuildPlan, parsePlan, PlanError, type BuildPlan as Plan } from '../../../plan/plan';
 import { SA_PRODUCT } from '../../../workflows/search-attributes';
@@ -15,7 +15,8 @@ import { approveReview } from '../approve';
 import { BuildId, BuildListItem, BuildListQuery, listVisibleBuilds, visibleBuild, type VisibleBuild } from '../build-access';
 import type { ApiDeps } from '../deps';
 import { badRequest, conflict, forbidden, route, type Issue, type Principal } from '../http';
-import { planFromRecipe, RecipeName } from '../recipes';
+import { planWithRecipeDir, trustedFields } from '../../../plan/recipe-dir';
+import { planFromRecipe, RecipeName, tenantOf, type RecipeStore } from '../recipes';
 import { ACTIONS, canAct, canSubmit, mayOwn, partnerOf, type Action } from '../roles';
 import { openSse } from '../sse';
 
@@ -65,8 +66,13 @@ function planIssues(e: PlanError): Issue[] {
   });
 }
 
-/** A posted plan, checked for structure and for what the caller may run under which owner. */
-export function checkPostedPlan(principal: Principal, raw: Plan): Plan {
+/**
+ * A posted plan, checked for structure and for what the caller may run under which owner.
+ * Its paths are confined by the schema (RelativePath); a partner's plan may not name a host
+ * directory or ask for the host sandbox, and gets the partner's own recipe directory and
+ * VM isolation here, as its recipes do (service/api/recipes.ts).
+ */
+export function checkPostedPlan(principal: Principal, raw: Plan, recipes: RecipeStore): Plan {
   let plan: Plan;
   try {
     plan = parsePlan(raw);
@@ -80,6 +86,13 @@ export function checkPostedPlan(principal: Principal, raw: Plan): Plan {
   if (partnerOf(principal.role)) {
     const bad = plan.variants.flatMap((v, vi) => v.steps.map((s, si) => ({ s, at: `body.plan.variants[${vi}].steps[${si}].kind` }))).filter(({ s }) => PARTNER_FORBIDDEN_KINDS.has(s.kind));
     if (bad.length) throw forbidden(`partners' plans may not hold ${[...PARTNER_FORBIDDEN_KINDS].join(' or ')} steps (${bad.map((b) => b.at).join(', ')}): submit a recipe instead`);
+    const trusted = trustedFields(plan);
+    if (trusted.length) {
+      throw badRequest('a partner\'s plan may not name host directories or the host sandbox', trusted.map((at) => ({
+        path: `body.plan.${at}`, message: at.endsWith('isolation') ? 'partners\' code runs in a VM: leave isolation out or say "vm"' : 'set by the service: leave it out (paths are relative to your recipe directory)',
+      })));
+    }
+    return planWithRecipeDir(plan, recipes.tenantDir(tenantOf(principal.role)));
   }
   return plan;
 }
@@ -120,7 +133,7 @@ export function buildRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!canSubmit(principal.role)) throw forbidden('this role cannot start builds');
     if (body.id && partnerOf(principal.role)) throw forbidden('partners cannot choose build ids');
     const plan = body.plan
-      ? checkPostedPlan(principal, body.plan)
+      ? checkPostedPlan(principal, body.plan, deps.recipes)
       : planFromRecipe(deps.recipes, principal.role, body.recipe!, { product: body.product, arches: body.arches });
     let handle;
     try {
@@ -211,7 +224,7 @@ export function buildRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (vb.description.status.name === 'RUNNING') throw conflict(`build "${params.id}" is still running: retry, skip or abort its waiting step, or cancel it first`);
     if (body.recipe && body.plan) throw badRequest('give "recipe" or "plan", not both', [{ path: 'body.plan', message: 'give "recipe" or "plan", not both' }]);
     const plan = body.plan
-      ? checkPostedPlan(principal, body.plan)
+      ? checkPostedPlan(principal, body.plan, deps.recipes)
       : body.recipe
         ? planFromRecipe(deps.recipes, principal.role, body.recipe, { product: body.product })
         : undefined;
@@ -251,7 +264,7 @@ export function buildRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (!canAct(principal.role, vb.owner, action)) throw forbidden(`this role cannot ${action} this build`);
       if (vb.description.status.name !== 'RUNNING') throw conflict(`build "${params.id}" is not running`);
       const reason = `${body.reason ?? action} (by ${principal.name}, ${principal.role})`;
-      if (action === 'approve') return approveReview(client, params.id, { ...body, reason });
+      if (action === 'approve') return approveReview(client, params.id, { ...body, reason }, { db: deps.db, stateDir: deps.config.stateDir, actor: principal, owner: vb.owner, logger: deps.logger });
       try {
         const reply = await operatorAction(client, params.id, action as 'retry', { ...body, reason });
         return { ...OperatorReply.parse(reply), variantId: reply.variantId };
