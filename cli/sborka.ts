@@ -52,12 +52,32 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+/**
+ * Waits until everything written to the stream has been handed to the OS. A pipe takes
+ * writes asynchronously once its buffer is full, and process.exit drops what is still
+ * queued: a write's callback runs only after every earlier write has gone out.
+ */
+export function drained(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    if ((stream as { destroyed?: boolean }).destroyed || (stream as { writableEnded?: boolean }).writableEnded) return resolve();
+    // An error (EPIPE: the reader went away) also ends the wait: there is nobody left to read it.
+    stream.once('error', () => resolve());
+    stream.write('', () => resolve());
+  });
+}
+
+/** Exits with `code` once stdout and stderr are fully written: every command ends here. */
+export async function exitAfterOutput(code: number): Promise<never> {
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
+}
+
 if (require.main === module) {
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() }).then(
-    (code) => process.exit(code),
+    (code) => exitAfterOutput(code),
     (e) => {
       process.stderr.write(`sborka: ${String(e)}\n`);
-      process.exit(EXIT.internal);
+      return exitAfterOutput(EXIT.internal);
     },
   );
 }

@@ -75,11 +75,16 @@ export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
 export function renderDiagnostic(d: Diagnostic, source: SourceFile | undefined): string {
   const out = [`${d.severity}[${d.code}]: ${d.message}`, `  --> ${d.file}:${d.line}:${d.col}`];
   if (source) {
-    const text = source.lineText(d.line).replace(/\t/g, ' ');
+    const full = source.lineText(d.line).replace(/\t/g, ' ');
+    // A long line is shown as a window around the column, so the output stays one screen wide.
+    const from = full.length > MAX_SNIPPET ? Math.max(0, Math.min(d.col - 1 - SNIPPET_LEAD, full.length - MAX_SNIPPET)) : 0;
+    const shown = full.slice(from, from + MAX_SNIPPET);
+    const pre = from > 0 ? '…' : '';
+    const text = pre + shown + (from + MAX_SNIPPET < full.length ? '…' : '');
     const num = String(d.line);
     const pad = ' '.repeat(num.length);
-    const startCol = Math.min(d.col, text.length + 1);
-    const width = Math.max(1, Math.min(d.length, text.length - startCol + 1));
+    const startCol = Math.min(d.col - from + pre.length, pre.length + shown.length + 1);
+    const width = Math.max(1, Math.min(d.length, pre.length + shown.length - startCol + 1));
     out.push(`${pad} |`, `${num} | ${text}`, `${pad} | ${' '.repeat(startCol - 1)}${'^'.repeat(width)}`);
     if (d.hint) out.push(`${pad} = hint: ${d.hint}`);
   } else if (d.hint) {
@@ -88,10 +93,33 @@ export function renderDiagnostic(d: Diagnostic, source: SourceFile | undefined):
   return out.join('\n');
 }
 
+/** Longest source line shown under a diagnostic, and how much of it goes before the column. */
+const MAX_SNIPPET = 160;
+const SNIPPET_LEAD = 60;
+
+/** Diagnostics shown in full; the rest are counted (a broken file must not flood a terminal or a tool). */
+export const MAX_SHOWN_DIAGNOSTICS = 200;
+
+/** The first `max` diagnostics and how many are left out. */
+export function capDiagnostics<T>(list: readonly T[], max = MAX_SHOWN_DIAGNOSTICS): { shown: T[]; omitted: number } {
+  return { shown: list.slice(0, max), omitted: Math.max(0, list.length - max) };
+}
+
+function moreWhat(rest: readonly Diagnostic[]): string {
+  const errors = rest.filter((d) => d.severity === 'error').length;
+  const plural = (n: number, w: string): string => `${w}${n === 1 ? '' : 's'}`;
+  if (errors === rest.length) return plural(errors, 'error');
+  if (errors === 0) return plural(rest.length, 'warning');
+  return `(${errors} ${plural(errors, 'error')}, ${rest.length - errors} ${plural(rest.length - errors, 'warning')})`;
+}
+
 export function renderDiagnostics(list: readonly Diagnostic[], sources: ReadonlyMap<string, SourceFile>): string {
   const errors = list.filter((d) => d.severity === 'error').length;
   const warnings = list.length - errors;
-  const body = list.map((d) => renderDiagnostic(d, sources.get(d.file))).join('\n\n');
+  const { shown, omitted } = capDiagnostics(list);
+  const parts = shown.map((d) => renderDiagnostic(d, sources.get(d.file)));
+  if (omitted > 0) parts.push(`and ${omitted} more ${moreWhat(list.slice(shown.length))}`);
+  const body = parts.join('\n\n');
   const summary = `${errors} error${errors === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}`;
   return body ? `${body}\n\n${summary}\n` : `${summary}\n`;
 }

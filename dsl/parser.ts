@@ -1,13 +1,82 @@
 // The recipe grammar (Chevrotain, concrete syntax tree only; cst-to-ast.ts gives it meaning).
 // Every statement is one rule alternative that starts with its keyword; blocks are their
 // own rules, so the AST builder can read any statement as: keyword, arguments, block.
-import { CstParser, type CstNode, type IToken, type TokenType } from 'chevrotain';
+import { CstParser, EOF, tokenMatcher, type CstNode, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
 import { allTokens, Arrow, Comma, Duration, Integer, K, LCurly, Name, PackageRef, RCurly, Size, StringLit } from './tokens';
 
+/** Syntax errors after which parsing stops: past these the rest is noise, and each costs time. */
+export const MAX_SYNTAX_ERRORS = 100;
+/** Blocks nest four deep in real recipes; the limit keeps every recursive walk well inside the stack. */
+export const MAX_NESTING = 64;
+
+/** Tokens the recovery looks ahead for a place to resume: Chevrotain looks to the end of the file. */
+const RESYNC_WINDOW = 1000;
+
+/** Thrown from inside the parser to end a parse (not a recognition error: Chevrotain rethrows it). */
+class StopParsing extends Error {}
+
+/** Chevrotain's error hook, not in its typings; the parser counts errors through it. */
+type SaveError = (this: CstParser, e: IRecognitionException) => IRecognitionException;
+const chevrotainSaveError = (CstParser.prototype as unknown as { SAVE_ERROR: SaveError }).SAVE_ERROR;
+
+export interface FileParse {
+  /** Undefined when parsing stopped (too many errors, too deep). */
+  cst: CstNode | undefined;
+  errors: IRecognitionException[];
+  /** Set when parsing stopped after MAX_SYNTAX_ERRORS errors: the token it stopped at. */
+  stoppedAt?: IToken;
+  /** Set when a block opens deeper than MAX_NESTING: its `{`. */
+  tooDeepAt?: IToken;
+}
+
 export class RecipeParser extends CstParser {
+  private errorCount = 0;
+
   constructor() {
     super(allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: 'none' });
     this.performSelfAnalysis();
+  }
+
+  /**
+   * Parses a token stream into a file CST. Chevrotain re-enters a repetition recursively
+   * after each error it recovers from inside it, so the error count bounds the stack depth
+   * and the time as much as the output; MAX_NESTING bounds the grammar's own recursion.
+   */
+  parseFile(tokens: IToken[]): FileParse {
+    const tooDeepAt = firstTooDeep(tokens);
+    if (tooDeepAt) return { cst: undefined, errors: [], tooDeepAt };
+    this.input = tokens;
+    this.errorCount = 0;
+    try {
+      const cst = this.file();
+      return { cst, errors: this.errors };
+    } catch (e) {
+      if (!(e instanceof StopParsing)) throw e;
+      const errors = this.errors.slice(0, MAX_SYNTAX_ERRORS);
+      return { cst: undefined, errors, stoppedAt: errors[errors.length - 1]?.token };
+    }
+  }
+
+  /** Chevrotain calls this for every syntax error it records. */
+  protected SAVE_ERROR(e: IRecognitionException): IRecognitionException {
+    const saved = chevrotainSaveError.call(this, e);
+    if (++this.errorCount >= MAX_SYNTAX_ERRORS) throw new StopParsing();
+    return saved;
+  }
+
+  /**
+   * Chevrotain's recovery: the next token where parsing can resume. Its own search runs to
+   * the end of the input on every error (quadratic on a long broken file); past the window
+   * the end of the file is the answer, which only means the rest of the block is skipped.
+   */
+  protected findReSyncTokenType(): TokenType {
+    const follows = (this as unknown as { flattenFollowSet(): TokenType[] }).flattenFollowSet();
+    for (let k = 1; k <= RESYNC_WINDOW; k++) {
+      const t = this.LA(k);
+      if (t.tokenType === EOF) return EOF;
+      for (const f of follows) if (tokenMatcher(t, f)) return f;
+    }
+    return EOF;
   }
 
   public file = this.RULE('file', () => {
@@ -134,7 +203,9 @@ export class RecipeParser extends CstParser {
 
   private packagesBody = this.RULE('packagesBody', () => {
     this.CONSUME(LCurly);
-    this.MANY(() => this.SUBRULE(this.packagesItem));
+    // Commas between packages are taken here so that `a, b, c` is one diagnostic (the AST
+    // builder's), not one syntax error and one recovery per comma.
+    this.MANY(() => this.OR([{ ALT: () => this.SUBRULE(this.packagesItem) }, { ALT: () => this.CONSUME(Comma) }]));
     this.CONSUME(RCurly);
   });
 
@@ -274,6 +345,19 @@ export class RecipeParser extends CstParser {
 export const isBlockRule = (name: string): boolean => name.endsWith('Body');
 
 export type { CstNode, IToken, TokenType };
+
+/** The first `{` that opens a block deeper than MAX_NESTING (only braces count). */
+function firstTooDeep(tokens: readonly IToken[]): IToken | undefined {
+  let depth = 0;
+  for (const t of tokens) {
+    if (t.tokenType === LCurly) {
+      if (++depth > MAX_NESTING) return t;
+    } else if (t.tokenType === RCurly && depth > 0) {
+      depth--;
+    }
+  }
+  return undefined;
+}
 
 /** One parser instance serves every parse (Chevrotain parsers are reusable and costly to build). */
 let shared: RecipeParser | undefined;

@@ -1,9 +1,11 @@
 // Benchmark of the recipe compiler: 2,000 generated products (3 arches, 3 outputs each,
 // `extends` chains of depth 5), timing parse, check and plan separately. Prints JSON.
 // Run: npx tsc -p . && node build/bench/dsl/run.js   (BENCH_PRODUCTS=n for another size)
+import { createHash } from 'node:crypto';
 import { compile } from '../../dsl/compile';
 import { parseRecipe } from '../../dsl/parse';
 import { planProduct } from '../../dsl/planner';
+import { tokenizeRecipe } from '../../dsl/tokens';
 
 const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 2000);
 const DEPTH = 5;
@@ -19,11 +21,11 @@ function generate(): Record<string, string> {
       const name = `p${c}-${d}`;
       lines.push(`# level ${d} of chain ${c}`);
       lines.push(`product ${name}${d > 0 ? ` extends p${c}-${d - 1}` : ''} {`);
-      if (d === 0) lines.push('  branch p11', '  profile distro/regular-server-systemd', '  arch x86_64, aarch64, riscv64', '  license policy free');
+      if (d === 0) lines.push('  branch p11', '  profile distro/regular-jeos-systemd', '  arch x86_64, aarch64, riscv64', '  license policy free');
       lines.push(`  title "Product ${name} {arch}"`);
       lines.push('  packages {', `    pkg-${c}-${d}-a`, `    pkg-${c}-${d}-b`, '    openssh-server', d > 1 ? `    exclude pkg-${c}-${d - 2}-a` : '', '  }');
       lines.push('  settings {', '    locale "ru_RU.UTF-8"', `    hostname "host-${c}-${d}"`, '  }');
-      if (d === DEPTH - 1 || d === 0) lines.push('  output iso', '  output qcow2 {', '    size 20G', '  }', '  output tar {', '    compression xz', '  }');
+      if (d === DEPTH - 1 || d === 0) lines.push('  output iso', '  output qcow2 {', '    size 20G', '  }', '  output img {', '    size 4G', '  }');
       lines.push('  on riscv64 {', '    kernel un-def', '  }', '  test boot {', '    timeout 15m', '    expect "login:"', '  }', '}', '');
     }
     files[`chain-${c}.sborka`] = lines.join('\n');
@@ -57,6 +59,11 @@ function main(): void {
   // Warm passes: the JIT has warmed up, as in a long-running service or a watch. The best
   // of three, so that a neighbour's burst on a shared host does not count as our time.
   const warm = [timed(parseAll), timed(parseAll), timed(parseAll)].sort((a, b) => a.ms - b.ms)[0] as ReturnType<typeof timed>;
+  // Baselines measured beside, in the same run: the lexer alone (the floor a parser can reach)
+  // and a fixed workload (sha256 of 32 MiB) that says how busy the machine was.
+  const lexed = [0, 1, 2].map(() => timed(() => { for (const f of names) tokenizeRecipe(files[f] as string); })).sort((a, b) => a.ms - b.ms)[0] as ReturnType<typeof timed>;
+  const block = Buffer.alloc(1 << 20, 7);
+  const machine = timed(() => { const h = createHash('sha256'); for (let i = 0; i < 32; i++) h.update(block); return h.digest('hex'); });
   const compiled = timed(() => compile(names, { read: (p) => files[p] }));
   const c = compiled.value;
   const planned = timed(() => {
@@ -85,8 +92,16 @@ function main(): void {
     parseMBps: +(mb / (warm.ms / 1000)).toFixed(2),
     totalMBps: +(mb / (totalMs / 1000)).toFixed(2),
     cpu: { parseMs: round(warm.cpuMs), checkMs: round(checkCpuMs), planMs: round(planned.cpuMs), totalMs: round(totalCpuMs) },
+    baseline: { lexMs: round(lexed.ms), lexMBps: +(mb / (lexed.ms / 1000)).toFixed(2), sha256Of32MiBMs: round(machine.ms), sha256CpuMs: round(machine.cpuMs) },
     peakRssMB: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
-    targets: { totalUnder1s: totalMs < 1000, parseOver10MBps: mb / (warm.ms / 1000) > 10 },
+    // Judged on wall time, and on CPU time too: on a shared host the CPU figure is the steadier one.
+    targets: {
+      totalUnder1s: totalMs < 1000,
+      parseOver10MBps: mb / (warm.ms / 1000) > 10,
+      cpuTotalUnder1s: totalCpuMs < 1000,
+      cpuParseOver10MBps: mb / (warm.cpuMs / 1000) > 10,
+    },
+    ...(c.errorCount > 0 ? { firstError: c.diagnostics.find((d) => d.severity === 'error') } : {}),
   }, null, 2)}\n`);
 }
 

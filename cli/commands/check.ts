@@ -1,5 +1,5 @@
 import { compile } from '../../dsl/compile';
-import { renderDiagnostics } from '../../dsl/diagnostics';
+import { capDiagnostics, renderDiagnostics } from '../../dsl/diagnostics';
 import { parseCommandArgs, requirePositional } from '../args';
 import { EXIT, UserError, type Command } from '../command';
 import { expandRecipeArgs, fileHost } from '../recipe-files';
@@ -16,7 +16,10 @@ export const checkCommand: Command = {
     const files = expandRecipeArgs(requirePositional(positionals, 1, usage), io.cwd);
     const c = compile(files, fileHost(io.cwd));
     if (values.format === 'json') {
-      io.stdout.write(`${JSON.stringify({ files: c.files.map((f) => f.path), products: c.buildable, errors: c.errorCount, warnings: c.diagnostics.length - c.errorCount, diagnostics: c.diagnostics }, null, 2)}\n`);
+      // Capped as the text is; the counts stay whole, `omittedDiagnostics` says how many are not listed.
+      const { shown, omitted } = capDiagnostics(c.diagnostics);
+      const report = { files: c.files.map((f) => f.path), products: c.buildable, errors: c.errorCount, warnings: c.diagnostics.length - c.errorCount, diagnostics: shown, omittedDiagnostics: omitted };
+      io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } else if (c.diagnostics.length > 0) {
       io.stderr.write(renderDiagnostics(c.diagnostics, c.sources));
     }
