@@ -8,7 +8,7 @@ import { checkFilesTemplate } from '../publish/template';
 import { argText, flatArgs } from './ast';
 import { archSpellings, canBeEmulated, canonicalArch, TOOLCHAINS, type ToolchainName } from '../plan/arches';
 import { sha256Hex } from '../plan/cache-key';
-import { formatsBuiltBy } from '../plan/formats';
+import { archRefusal, formatsBuiltBy, type OutputFormat } from '../plan/formats';
 import { collectDeclarations, type Decl, type Declarations } from './declarations';
 import { type Diagnostic, DiagnosticSink, sortDiagnostics } from './diagnostics';
 import { loadRecipes, type LoadedFile, type SourceHost } from './load';
@@ -157,8 +157,10 @@ function resolveProduct(decl: Decl, resolver: Resolver, policies: Map<string, Li
     seen.add(arch);
     const perArch = resolver.draft(decl, a.written);
     if (!perArch) continue;
-    checkDraft(decl, perArch, toolchain, true, sink);
+    // The same draft (no `on` block for the arch) was checked above, with the same result.
+    if (perArch !== draft) checkDraft(decl, perArch, toolchain, true, sink);
     checkEmulation(decl, perArch, toolchain, arch, sink);
+    checkOutputArch(perArch, toolchain, arch, a, sink);
     checkAltTargets(perArch, toolchain, arch, sink);
     const kernels = perArch.kernels?.length ? perArch.kernels.map((k) => k.value) : [undefined];
     for (const kernel of kernels) {
@@ -213,6 +215,14 @@ function checkDraft(decl: Decl, d: Draft, toolchain: ToolchainName, buildable: b
  * `emulate after` sends steps to alt hosts that emulate the arch under qemu-user. The debian
  * toolchain needs no such host (it emulates in a VM wherever it runs), and e2k has no qemu-user.
  */
+/** A format the toolchain builds on some arches only (plan/formats.ts, the row's `arches`). */
+function checkOutputArch(d: Draft, toolchain: ToolchainName, arch: string, written: { written: string; span: Span }, sink: DiagnosticSink): void {
+  for (const [fmt, o] of d.outputs) {
+    const why = DEBIAN_OUTPUTS.has(fmt) || toolchain !== 'debian' ? archRefusal(fmt as OutputFormat, toolchain, arch) : undefined;
+    if (why) sink.error('unsupported-output-arch', why, o.span, `drop \`${written.written}\` from \`arch\` (line ${written.span.line}), or this output`);
+  }
+}
+
 function checkEmulation(decl: Decl, d: Draft, toolchain: ToolchainName, arch: ResolvedVariant['arch'], sink: DiagnosticSink): void {
   const at = d.emulateAfter;
   if (!at) return;

@@ -1,7 +1,9 @@
-// hasher-priv's configuration, read the way hasher-priv reads it: /etc/hasher-priv/system,
-// then user.d/USER, then user.d/USER:NUMBER; `option=value` lines, `#` comments, names
-// case-insensitive, and a later file's allowed_* list replaces an earlier one's. Pure:
-// the caller reads the files.
+// hasher-priv's configuration, read the way hasher-priv 2.0.14 reads it: /etc/hasher-priv/
+// system, then user.d/UID or user.d/USER, then user.d/UID:N or USER:N (caller_config.c
+// 431-479); `name=value` lines, `#` comments, a line without `=` a syntax error
+// (file_config.c 27-73), names case-insensitive and from a fixed set (caller_config.c
+// 338-374), and a later file's setting replaces an earlier one's. Pure: the caller reads
+// the files.
 
 export interface ConfigFile {
   path: string;
@@ -19,8 +21,11 @@ interface Setting {
 
 export type PrivSettings = Map<string, Setting>;
 
-/** Settings in force after reading the files in order. */
-export function readPrivSettings(files: readonly ConfigFile[]): PrivSettings {
+/** The names a caller config may set (caller_config.c 344-373). */
+const NAMES = /^(user1|user2|prefix|umask|nice|nproc|allowed_devices|allowed_mountpoints|allow_ttydev|rlimit_.+|wlimit_.+)$/;
+
+/** Settings in force after reading the files in order; `errors` are what hasher-priv dies of. */
+export function readPrivSettings(files: readonly ConfigFile[], errors: string[] = []): PrivSettings {
   const settings: PrivSettings = new Map();
   for (const f of files) {
     if (f.text === undefined) continue;
@@ -28,11 +33,31 @@ export function readPrivSettings(files: readonly ConfigFile[]): PrivSettings {
       const line = raw.trim();
       if (!line || line.startsWith('#')) return;
       const eq = line.indexOf('=');
-      if (eq < 0) return;
-      settings.set(line.slice(0, eq).trim().toLowerCase(), { value: line.slice(eq + 1).trim(), file: f.path, line: i + 1, raw });
+      const name = eq < 0 ? '' : line.slice(0, eq).trim().toLowerCase();
+      if (!name) {
+        errors.push(`${f.path} line ${i + 1} has no "name=value" (hasher-priv: "syntax error at line ${i + 1}"): fix or remove "${line}"`);
+        return;
+      }
+      if (!NAMES.test(name)) {
+        errors.push(`${f.path} line ${i + 1}: hasher-priv knows no option "${name}" (it stops with "unrecognized option"): remove the line`);
+        return;
+      }
+      settings.set(name, { value: line.slice(eq + 1).trim(), file: f.path, line: i + 1, raw });
     });
   }
   return settings;
+}
+
+/** The prefix list in force: "~" is the caller's home (caller_config.c 279-300); undefined: no prefix, any directory. */
+export function privPrefixes(settings: PrivSettings, home: string): string[] | undefined {
+  const p = settings.get('prefix');
+  if (!p) return undefined;
+  return p.value.split(':').filter(Boolean).map((e) => (e === '~' ? home : e).replace(/(.)\/+$/, '$1'));
+}
+
+/** Whether hasher-priv's chdiruid.c (is_prefix, 29-36) lets it work in dir. */
+export function underPrefix(dir: string, prefixes: readonly string[] | undefined): boolean {
+  return prefixes === undefined || prefixes.some((p) => dir === p || dir.startsWith(p.endsWith('/') ? p : `${p}/`));
 }
 
 /** hasher-priv splits lists on spaces, tabs and commas. */
@@ -45,6 +70,10 @@ export interface PrivNeeds {
   mountpoints: readonly string[];
   /** Device nodes (/dev/kvm). */
   devices: readonly string[];
+  /** Directories hasher will make chroots in (the step's hasher workdir, mkimage-profiles' BUILDDIR). */
+  workdirs?: readonly string[];
+  /** The caller's home, hasher-priv's "~". */
+  home?: string;
 }
 
 /**
@@ -52,9 +81,19 @@ export interface PrivNeeds {
  * /dev and /dev/shm are always mounted by hasher-priv and need nothing.
  */
 export function privProblems(files: readonly ConfigFile[], needs: PrivNeeds): string[] {
-  const settings = readPrivSettings(files);
+  const errors: string[] = [];
+  const settings = readPrivSettings(files, errors);
   const system = files[0]?.path ?? '/etc/hasher-priv/system';
-  const problems: string[] = [];
+  const problems: string[] = [...errors];
+  const prefixes = privPrefixes(settings, needs.home ?? '~');
+  const outside = (needs.workdirs ?? []).filter((d) => !underPrefix(d, prefixes));
+  if (outside.length) {
+    const p = settings.get('prefix')!;
+    problems.push(
+      `hasher-priv works only under its prefix "${p.value}" (${p.file} line ${p.line}), and ${outside.join(', ')} ${outside.length > 1 ? 'are' : 'is'} outside it ` +
+        `("prefix mismatch"): set SBORKA_ALT_HASHER_DIR to a directory under ${prefixes!.join(' or ')}, or change that line to "prefix=${[p.value, ...new Set(outside.map((d) => d.split('/').slice(0, 3).join('/')))].join(':')}"`,
+    );
+  }
   const check = (key: 'allowed_mountpoints' | 'allowed_devices', wanted: readonly string[], other: 'allowed_mountpoints' | 'allowed_devices') => {
     const current = settings.get(key);
     const have = privList(current?.value);

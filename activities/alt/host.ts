@@ -21,6 +21,10 @@ export const AltHost = z.object({
   hasherPrivDir: z.string().min(1).default('/etc/hasher-priv'),
   user: z.string().min(1),
   uid: z.number().int().min(0),
+  /** The user's home from passwd: hasher-priv's "~" prefix (not the step's HOME). */
+  home: z.string().min(1).optional(),
+  /** Branches whose apt sources the start-up check looks at on a local mirror (SBORKA_ALT_BRANCHES). */
+  branches: z.array(z.string().min(1)).default(['p11', 'sisyphus']),
   /** Subconfig numbers this worker may use; empty: the user.d/USER:N files found. */
   numbers: z.array(z.number().int().min(1)).default([]),
   /** Arches this host builds natively (e2k only when declared). */
@@ -64,6 +68,8 @@ export function loadAltHost(env: NodeJS.ProcessEnv = process.env): AltHost {
     hasherPrivDir: env.SBORKA_ALT_HASHER_PRIV_DIR || undefined,
     user: user.username,
     uid: user.uid,
+    home: user.homedir,
+    branches: list(env.SBORKA_ALT_BRANCHES).length ? list(env.SBORKA_ALT_BRANCHES) : undefined,
     numbers: numbers(env.SBORKA_ALT_NUMBERS),
     arches: list(env.SBORKA_ALT_ARCHES).length ? list(env.SBORKA_ALT_ARCHES) : [hostArch()],
     emulate: list(env.SBORKA_ALT_EMULATE),
@@ -106,6 +112,7 @@ export async function privFiles(host: AltHost, number: number): Promise<ConfigFi
 
 /** Problems that would make hasher-priv refuse the step, each with the fix. */
 export async function checkPriv(host: AltHost, number: number, needs: PrivNeeds): Promise<string[]> {
+  if (host.uid < MIN_UID) return [rootProblem(host)];
   const files = await privFiles(host, number);
   const problems: string[] = [];
   if (files[1]?.text === undefined) {
@@ -114,7 +121,20 @@ export async function checkPriv(host: AltHost, number: number, needs: PrivNeeds)
   if (number > 0 && files[2]?.text === undefined) {
     problems.push(`${files[2]?.path} does not exist: subconfig ${number} is not set up; run "hasher-useradd --number=${number} ${host.user}" as root`);
   }
-  return [...problems, ...privProblems(files, needs)];
+  return [...problems, ...privProblems(files, { home: host.home, ...needs })];
+}
+
+/** hasher-priv/server_config.c 25: MIN_CHANGE_UID, the daemon's default min_uid. */
+export const MIN_UID = 34;
+
+/**
+ * hasher-privd serves no caller below its min_uid (34 unless daemon.conf says otherwise)
+ * and not root itself (hasher-privd.c 127-131, server_config.c 25-32): hasher never runs
+ * as root.
+ */
+export function rootProblem(host: Pick<AltHost, 'uid' | 'user'>): string {
+  return `this worker runs as ${host.user} (uid ${host.uid}), and hasher-priv refuses such a caller ("invalid uid: ${host.uid}"), so no hasher step can run: ` +
+    'create a build user and start the worker as it: as root, "useradd -m builder && hasher-useradd builder", then "su - builder -c \'sborka worker --toolchain alt\'"';
 }
 
 export async function availableNumbers(host: AltHost): Promise<number[]> {

@@ -1,6 +1,8 @@
-// What mkimage-profiles prints and names: the `** image: PATH [SIZE]` line (stderr, from
-// image.in/Makefile's postprocess), the image file name and the reports directory.
+// What mkimage-profiles prints and names: the `** image: PATH [SIZE]` line (image.in/
+// Makefile 101, written to BUILDDIR's build.log whatever DEBUG, lib/log.mk 20-38), the image
+// file name and the reports directory. Finding the image itself is image-file.ts.
 import type { Output } from '../../plan/model';
+import { mkimageGoal } from '../../plan/mkimage-goal';
 
 export interface ImageLine {
   path: string;
@@ -27,33 +29,12 @@ export function reportsDirName(imagePath: string): string {
 /** Files a REPORT=1 build leaves in the reports directory. */
 export const REPORT_FILES = ['list-rpms.txt', 'list-srpms.txt', 'pkg.list', 'build.cfg', 'build.log'] as const;
 
-/**
- * The m-p target for a recipe's profile and output. A recipe names its profile by class
- * and name (distro/regular-xfce); VM images come from the vm/ class and containers from
- * ve/, under the same name.
- */
+/** The m-p goal for a recipe's profile and output (plan/mkimage-goal.ts has the rule). */
 export function mkimageTarget(profile: string, output: Output): { cls: 'distro' | 'vm' | 've'; name: string; type: string } {
-  const m = /^(distro|vm|ve)\/([A-Za-z0-9][A-Za-z0-9._+-]*)$/.exec(profile);
-  if (!m) throw new Error(`profile "${profile}" is not an mkimage-profiles target (distro/NAME, vm/NAME or ve/NAME)`);
-  const name = m[2]!;
-  const compression = output.compression && output.compression !== 'none' ? COMPRESSION[output.compression] : undefined;
-  switch (output.format) {
-    case 'iso':
-      return { cls: 'distro', name, type: 'iso' };
-    case 'qcow2':
-      return { cls: 'vm', name, type: 'qcow2' };
-    case 'img':
-      return { cls: 'vm', name, type: compression === 'xz' ? 'img.xz' : 'img' };
-    case 'tar':
-    case 'oci':
-      // m-p makes container tarballs; an OCI layout is made from one by the publisher.
-      return { cls: 've', name, type: compression ? `tar.${compression}` : 'tar' };
-    case 'squashfs':
-      throw new Error('mkimage-profiles makes no bare squashfs image; use output iso (its live squashfs is inside) or tar');
-  }
+  const r = mkimageGoal(profile, output);
+  if ('problem' in r) throw new Error(`${r.problem}${r.hint ? ` (${r.hint})` : ''}`);
+  return { cls: r.goal.cls, name: r.goal.name, type: r.goal.type };
 }
-
-const COMPRESSION: Record<'gzip' | 'xz' | 'zstd', string> = { gzip: 'gz', xz: 'xz', zstd: 'zst' };
 
 /** What the configure step contributes to the image's target: features it uses and variable calls. */
 export interface FragmentParts {

@@ -60,6 +60,8 @@ export const Lock = z.object({
   /** Partner packages built from source for this lock: RPM file names and their sha256. */
   built: z.array(z.object({ file: z.string(), sha256: z.string() })).default([]),
   packages: z.array(RpmPackage),
+  /** When the lock was resolved (seconds): SOURCE_DATE_EPOCH and the image's DATE for every build from it. */
+  sourceDateEpoch: z.number().int().nonnegative().optional(),
 });
 export type Lock = z.infer<typeof Lock>;
 

@@ -11,11 +11,12 @@ export interface ToolRun {
 }
 
 /** Runs argv; stdout lines are kept only when asked (an rpm -qa dump), stderr always. */
-export async function runTool(ctx: KindContext, argv: readonly string[], o: { keepStdout?: boolean; onLine?: (line: string, stream: 'stdout' | 'stderr') => void; nonRetryableExitCodes?: number[] } = {}): Promise<ToolRun> {
+export async function runTool(ctx: KindContext, argv: readonly string[], o: { keepStdout?: boolean; env?: Record<string, string>; onLine?: (line: string, stream: 'stdout' | 'stderr') => void; nonRetryableExitCodes?: number[] } = {}): Promise<ToolRun> {
   const out: ToolRun = { stdout: [], stderr: [], exitCode: null };
   try {
     const outcome = await ctx.run(argv, {
       nonRetryableExitCodes: o.nonRetryableExitCodes,
+      ...(o.env ? { env: o.env } : {}),
       onLine: (line, stream) => {
         if (stream === 'stderr') out.stderr.push(line);
         else if (o.keepStdout) out.stdout.push(line);
@@ -45,6 +46,15 @@ export function explain(err: unknown, argv: readonly string[], stderr: readonly 
         `If nothing else should use it, find the holder with "fuser /etc/hasher-priv/user.d/*" or remove the stale lock.\n${err.message}`,
       err.details?.[0],
     );
+  }
+  // hasher-priv/chdiruid.c 59-64: a chroot outside its prefix.
+  const prefix = /hasher-priv: (\S+): prefix mismatch, .*prefix list \(([^)]*)\)/.exec(text);
+  if (prefix) {
+    return badInput(`${program}: hasher-priv works only under its prefix "${prefix[2]}" and ${prefix[1]} is outside it: put the hasher workdirs (SBORKA_ALT_HASHER_DIR) under it, or add the directory to prefix= in /etc/hasher-priv/system\n${err.message}`, err.details?.[0]);
+  }
+  // hasher-privd.c 127-131: the daemon drops a caller below min_uid (root) without a word to it.
+  if (/hasher-priv: failed to receive header in response to session request/.test(text)) {
+    return badInput(`${program}: hasher-priv refused this caller (hasher-privd logs "invalid uid" for root or a uid below its min_uid): run the worker as a build user set up with "hasher-useradd USER"\n${err.message}`, err.details?.[0]);
   }
   const notAllowed = /(\/\S+): mount point is not allowed/.exec(text);
   if (notAllowed) {

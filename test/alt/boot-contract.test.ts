@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, defaultRegistry } from '../../activities';
-import { registerAltKinds } from '../../activities/alt';
 import { altBootArgv, builtImage, chooseBootAccel } from '../../activities/alt/boot';
 import { bootFirmware } from '../../activities/alt/firmware';
 import { StepInput, type StepProgress, type StepResult } from '../../plan/step-contract';
@@ -45,7 +44,7 @@ const bootStep = (test: { expect: string; timeoutMs: number }, needs: string[]) 
 };
 
 function altRun(step: unknown, inputs: Record<string, string>, env = new MockActivityEnvironment({}, { logger: quietSdkLogger })): Promise<StepResult> {
-  const registry = registerAltKinds(defaultRegistry(), { host: fake.host });
+  const registry = defaultRegistry({ alt: { host: fake.host } });
   const { runStep } = createActivities({ config, logger: silentLogger, registry, killGraceMs: 3000 });
   return env.run(runStep, StepInput.parse({ buildId: 'b-boot', variantId: VARIANT, toolchain: { name: 'alt', version: '1' }, step, inputs }));
 }

@@ -43,7 +43,7 @@ product   demo extends b{ # opening
 }
 # tail
 `;
-    const b = 'product b {\n  branch p11\n  profile ve/base\n}\n';
+    const b = 'product b {\n  branch p11\n  profile vm/regular-jeos-systemd\n}\n';
     const out = formatRecipe('a.sborka', messy).text as string;
     expect(out).toMatchSnapshot();
     expect(formatRecipe('a.sborka', out).text).toBe(out);

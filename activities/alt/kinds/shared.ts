@@ -8,7 +8,7 @@ import { badInput, stepFailed } from '../../failures';
 import type { KindContext } from '../../kinds/registry';
 import * as argv from '../argv';
 import type { Carried } from '../context';
-import { acquireSlot, archMode, checkPriv, kvmAvailable, writeStepFiles, type AltHost, type Slot, type StepFiles } from '../host';
+import { acquireSlot, archMode, checkPriv, kvmAvailable, MIN_UID, rootProblem, writeStepFiles, type AltHost, type Slot, type StepFiles } from '../host';
 import { parseRpmQa, RPM_QUERY_FORMAT, type Lock, type RpmPackage } from '../rpm-list';
 import { runTool } from '../tools';
 
@@ -37,6 +37,8 @@ export async function withRoot<T>(
 ): Promise<T> {
   const mode = archMode(host, o.arch);
   if (mode.mode === 'refused') throw badInput(`step "${ctx.step.id}": ${mode.why}`);
+  // hasher-priv would refuse every call (hasher-privd.c 127-131): say so before taking a slot.
+  if (host.uid < MIN_UID) throw badInput(`step "${ctx.step.id}": ${rootProblem(host)}`);
   const kvm = o.needKvm === true && (await kvmAvailable(host));
   const mountpoints = ['/proc', '/dev/pts', ...(kvm ? ['/dev/kvm'] : [])];
   const slot = await acquireSlot(host, `${ctx.step.id} attempt ${ctx.attempt}`, ctx.signal, (msg) => ctx.progress({ phase: 'waiting', lastLine: msg }));

@@ -1,6 +1,6 @@
 // test on the alt toolchain: `run` tests in a hasher root, `boot` tests on the host.
 import { ApplicationFailure } from '@temporalio/common';
-import { badInput, stepFailed } from '../../failures';
+import { stepFailed } from '../../failures';
 import { defineKind, type KindExecutor } from '../../kinds/registry';
 import * as argv from '../argv';
 import { runAltBootTest } from '../boot';

@@ -1,0 +1,64 @@
+// `sborka check` knows mkimage-profiles' real targets: each output of an alt product is
+// mapped to its goal by plan/mkimage-goal.ts, and the goal's target must be one upstream
+// defines for the arch (plan/mkimage-targets.ts, upstream's conf.d at a fixed commit).
+// A separate validation so the property code can call it wherever it settles.
+import { mkimageGoal, parseProfile } from '../plan/mkimage-goal';
+import { isUpstreamTarget, MKIMAGE_PROFILES_COMMIT, targetArches, upstreamTargets, type TargetClass } from '../plan/mkimage-targets';
+import type { DiagnosticSink } from './diagnostics';
+import type { Span } from './source';
+import { didYouMean } from './suggest';
+
+interface At<T> {
+  value: T;
+  span: Span;
+}
+
+/** The part of a product draft the check reads. */
+export interface AltTargetDraft {
+  profile?: At<string>;
+  outputs: ReadonlyMap<string, At<{ format: string; compression?: string }>>;
+}
+
+const COMMIT = MKIMAGE_PROFILES_COMMIT.slice(0, 7);
+
+/** Targets of the class that share the longest leading part with the name (alt-mobile → alt-mobile-*). */
+function near(target: string, cls: TargetClass, arch: string): string[] {
+  const all = upstreamTargets(cls, arch);
+  const name = target.slice(cls.length + 1);
+  const stem = name.split('-')[0] ?? name;
+  const found = all.filter((t) => t.slice(cls.length + 1).startsWith(name));
+  return (found.length ? found : all.filter((t) => t.slice(cls.length + 1).startsWith(stem))).slice(0, 8);
+}
+
+function hintFor(target: string, cls: TargetClass, arch: string): string {
+  const mean = didYouMean(target, upstreamTargets(cls, arch));
+  if (mean) return mean;
+  const close = near(target, cls, arch);
+  return close.length ? `${cls}/ targets like it: ${close.join(', ')}` : `\`sborka\` knows ${upstreamTargets(cls, arch).length} ${cls}/ targets; mkimage-profiles' \`make help/${cls}\` lists them`;
+}
+
+/** Errors for outputs whose mkimage-profiles target does not exist for this arch. */
+export function checkAltTargets(d: AltTargetDraft, toolchain: string, arch: string, sink: DiagnosticSink): void {
+  if (toolchain !== 'alt' || !d.profile) return;
+  const profile = d.profile;
+  const p = parseProfile(profile.value);
+  if (p && d.outputs.size === 0 && !isUpstreamTarget(profile.value)) {
+    sink.error('unknown-target', `mkimage-profiles (${COMMIT}) defines no \`${profile.value}\``, profile.span, hintFor(profile.value, p.cls, arch));
+  }
+  for (const [format, o] of d.outputs) {
+    const r = mkimageGoal(profile.value, o.value);
+    if ('problem' in r) {
+      sink.error('unknown-target', `output ${format}: ${r.problem}`, o.span, r.hint);
+      continue;
+    }
+    const { goal } = r;
+    if (isUpstreamTarget(goal.target, arch)) continue;
+    const via = goal.target === profile.value ? '' : ` (the ${format} of \`${profile.value}\`)`;
+    const only = targetArches(goal.target);
+    if (only) {
+      sink.error('target-not-for-arch', `mkimage-profiles (${COMMIT}) defines \`${goal.target}\`${via} for ${only.join(', ')} only, not ${arch}`, o.span, `drop ${arch} from the product's arches, or build ${arch} in a product of its own`);
+      continue;
+    }
+    sink.error('unknown-target', `mkimage-profiles (${COMMIT}) defines no \`${goal.target}\`${via}`, goal.target === profile.value ? profile.span : o.span, hintFor(goal.target, goal.cls, arch));
+  }
+}
