@@ -65,7 +65,7 @@ export function parseDpkgStatus(text: string): DpkgPackage[] {
 }
 
 export type CopyrightReading =
-  | { kind: 'dep5'; licenses: string[]; stanzas: Array<{ files: string; license: string }> }
+  | { kind: 'dep5'; licenses: string[]; stanzas: Array<{ files: string; license: string }>; texts: Record<string, string> }
   | { kind: 'unparsed'; reason: string };
 
 /**
@@ -80,11 +80,18 @@ export function parseCopyright(text: string): CopyrightReading {
   if (!format) return { kind: 'unparsed', reason: 'no Format: header' };
   if (!/copyright-format|dep-?5/i.test(format)) return { kind: 'unparsed', reason: `unknown Format: ${format.split('\n')[0]}` };
   const stanzas: Array<{ files: string; license: string }> = [];
-  for (const p of paragraphs.slice(1)) {
-    const files = p.get('files');
+  // The text a short name stands for: a standalone License: paragraph, or the lines after
+  // the name in a Files: stanza (the first one given wins, as DEP-5 wants one per name).
+  const texts: Record<string, string> = {};
+  for (const p of paragraphs) {
     const license = p.get('license');
-    if (files === undefined || license === undefined) continue;
-    const name = license.split('\n')[0]!.trim();
+    if (license === undefined) continue;
+    const [first = '', ...body] = license.split('\n');
+    const name = first.trim();
+    const text = body.join('\n').trim();
+    if (name !== '' && text !== '' && texts[name] === undefined) texts[name] = text;
+    const files = p.get('files');
+    if (p === header || files === undefined) continue;
     stanzas.push({ files: files.replace(/\s+/g, ' ').trim(), license: name });
   }
   // The header may carry the license of the whole work (DEP-5 allows it there too).
@@ -93,5 +100,5 @@ export function parseCopyright(text: string): CopyrightReading {
   if (stanzas.length === 0) return { kind: 'unparsed', reason: 'no Files: stanza with a License:' };
   const empty = stanzas.find((s) => s.license === '');
   if (empty) return { kind: 'unparsed', reason: `Files: ${empty.files} has an empty License: line` };
-  return { kind: 'dep5', licenses: [...new Set(stanzas.map((s) => s.license))], stanzas };
+  return { kind: 'dep5', licenses: [...new Set(stanzas.map((s) => s.license))], stanzas, texts };
 }

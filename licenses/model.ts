@@ -17,6 +17,8 @@ export const InstalledPackage = z.object({
   origin: z.string(),
   /** How the license was read: the RPM tag, a DEP-5 file, a free-form file, nothing at all. */
   licenseSource: z.enum(['rpm-tag', 'dep5', 'unparsed', 'missing']),
+  /** Short names whose license text in the copyright file matched an SPDX license's text (licenses/text-match.ts). */
+  identified: z.record(z.string(), z.string()).optional(),
   /** licensecheck's reading of a free-form copyright file, as a hint to the reviewer. */
   guess: z.string().optional(),
   /** The free-form copyright text, kept for review (truncated to RAW_TEXT_LIMIT). */

@@ -90,8 +90,12 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
+/** Names the package's own copyright file defines by a text that matched an SPDX license (text-match.ts). */
+export type Identified = Readonly<Record<string, string>>;
+
 interface Context {
   flavour: Flavour;
+  identified?: Map<string, string>;
   unknown: string[];
   notes: string[];
 }
@@ -187,6 +191,11 @@ function knownTerm(text: string, ctx: Context): SpdxNode | undefined {
   const t = text.trim();
   const tabled = TABLES[ctx.flavour].get(key(t));
   if (tabled) return tabled;
+  const byText = ctx.identified?.get(key(t));
+  if (byText) {
+    ctx.notes.push(`"${t}": identified as ${byText} by its license text`);
+    return { type: 'license', id: byText, plus: false };
+  }
   if (/^(?:DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+$/.test(t)) return { type: 'license', id: t, plus: false };
   const plus = t.endsWith('+');
   const id = spdxLicenseId(plus ? t.slice(0, -1) : t);
@@ -201,7 +210,7 @@ function exceptionFor(name: string, baseId: string): string | undefined {
 }
 
 /** The SPDX reading of one declared license string. */
-export function normalizeLicense(declared: string, flavour: Flavour): Normalized {
+export function normalizeLicense(declared: string, flavour: Flavour, identified?: Identified): Normalized {
   const text = declared.trim();
   if (text === '' || text === '(none)') {
     const node: SpdxNode = { type: 'license', id: 'LicenseRef-unknown-empty', plus: false };
@@ -212,7 +221,8 @@ export function normalizeLicense(declared: string, flavour: Flavour): Normalized
     const node = canonicalize(direct.node);
     return { declared, expression: renderSpdx(node), node, unknown: [], source: 'spdx', notes: [] };
   }
-  const ctx: Context = { flavour, unknown: [], notes: [] };
+  const ids = identified && Object.keys(identified).length > 0 ? new Map(Object.entries(identified).map(([n, id]) => [key(n), id])) : undefined;
+  const ctx: Context = { flavour, unknown: [], notes: [], ...(ids ? { identified: ids } : {}) };
   // Whole-string names first: some contain "," or "or" ("Apache License, Version 2.0").
   const whole = TABLES[flavour].get(key(text));
   if (whole) return { declared, expression: renderSpdx(whole), node: whole, unknown: [], source: 'legacy', notes: [] };
@@ -221,13 +231,14 @@ export function normalizeLicense(declared: string, flavour: Flavour): Normalized
 }
 
 /** normalizeLicense with a cache: images repeat a few hundred distinct strings thousands of times. */
-export function createNormalizer(flavour: Flavour): (declared: string) => Normalized {
+export function createNormalizer(flavour: Flavour): (declared: string, identified?: Identified) => Normalized {
   const cache = new Map<string, Normalized>();
-  return (declared) => {
-    let hit = cache.get(declared);
+  return (declared, identified) => {
+    const k = identified ? `${declared}\u0000${JSON.stringify(identified)}` : declared;
+    let hit = cache.get(k);
     if (!hit) {
-      hit = normalizeLicense(declared, flavour);
-      cache.set(declared, hit);
+      hit = normalizeLicense(declared, flavour, identified);
+      cache.set(k, hit);
     }
     return hit;
   };

@@ -4,12 +4,14 @@
 // judged by an entry naming exactly "X WITH E" when there is one, otherwise as X: an
 // exception only adds permissions. `X+` ("or later") is also met by an entry for X.
 // Terms on no list get the policy's `unknown` rule.
+import { indexDecisions, matchDecision, type Decision, type DecisionContext, type DecisionMatch } from './decisions';
 import type { ExternalVerdict, InstalledPackage, Policy, Waiver } from './model';
 import { createNormalizer, UNKNOWN_PREFIX, type Normalized } from './normalize';
 import { andOf, canonicalize, licenseTerms, parseSpdx, renderSpdx, type SpdxLicense, type SpdxNode } from './spdx';
 
 export type Status = 'allow' | 'review' | 'deny';
-export type PackageStatus = Status | 'waived';
+/** waived: by the recipe's waiver; cleared: by a person's recorded decision (licenses/decisions.ts). */
+export type PackageStatus = Status | 'waived' | 'cleared';
 export type Verdict = 'pass' | 'review' | 'fail';
 
 const RANK: Record<Status, number> = { allow: 0, review: 1, deny: 2 };
@@ -106,6 +108,8 @@ export interface PackageResult {
   because: TermMatch[];
   external?: ExternalVerdict;
   waiver?: Waiver & { expired: boolean };
+  /** The recorded decision that cleared this review, or (with mismatch) the old one that no longer applies. */
+  decision?: DecisionMatch;
 }
 
 export interface Evaluation {
@@ -122,6 +126,9 @@ export interface EvaluateOptions {
   /** yyyy-mm-dd (UTC) the waivers are judged on. */
   date: string;
   external?: readonly ExternalVerdict[];
+  /** Recorded decisions; those whose scope applies in `context` clear matching reviews. */
+  decisions?: readonly Decision[];
+  context?: DecisionContext;
 }
 
 const EXTERNAL_STATUS: Record<ExternalVerdict['verdict'], Status> = { pass: 'allow', review: 'review', fail: 'deny' };
@@ -134,16 +141,17 @@ export function evaluatePackages(packages: readonly InstalledPackage[], policyIn
   const waivers = new Map<string, Waiver>();
   for (const w of policy.waivers) waivers.set(w.package, w);
   const usedWaivers = new Set<string>();
+  const decisions = indexDecisions(options.decisions ?? [], options.context ?? {});
   // Expressions repeat across packages: judge each distinct one once.
   const judged = new Map<string, Judgement>();
 
   // Thousands of packages share a few hundred declarations: combine each distinct one once.
   const combined = new Map<string, { normalized: Normalized[]; node?: SpdxNode; expression: string }>();
   const combine = (pkg: InstalledPackage) => {
-    const k = `${pkg.flavour}\u0000${pkg.guess ?? ''}\u0000${pkg.declared.join('\u0000')}`;
+    const k = `${pkg.flavour}\u0000${pkg.guess ?? ''}\u0000${pkg.declared.join('\u0000')}\u0000${pkg.identified ? JSON.stringify(pkg.identified) : ''}`;
     let hit = combined.get(k);
     if (!hit) {
-      const normalized = pkg.declared.map((d) => normalizers[pkg.flavour](d));
+      const normalized = pkg.declared.map((d) => normalizers[pkg.flavour](d, pkg.identified));
       const guess = pkg.guess !== undefined ? normalizers[pkg.flavour](pkg.guess) : undefined;
       const node = normalized.length > 0 ? andOf(normalized.map((n) => n.node)) : guess?.node;
       hit = { normalized, ...(node ? { node } : {}), expression: node ? renderSpdx(node) : 'NOASSERTION' };
@@ -155,9 +163,15 @@ export function evaluatePackages(packages: readonly InstalledPackage[], policyIn
   const results: PackageResult[] = packages.map((pkg) => {
     const { normalized, node, expression } = combine(pkg);
     let judgement: Judgement;
+    let byLicensecheck = false;
     if (node && pkg.licenseSource !== 'unparsed' && pkg.licenseSource !== 'missing') {
       judgement = judged.get(expression) ?? judgeExpression(node, policy);
       judged.set(expression, judgement);
+    } else if (node && pkg.licenseSource === 'unparsed' && guessIsComplete(pkg, normalizers[pkg.flavour])) {
+      // A free-form file in which licensecheck recognised every license it found (its
+      // "GPL-2+" of base-files): judged like a declaration, with the source in the notes.
+      judgement = judgeExpression(node, policy);
+      byLicensecheck = true;
     } else {
       // No machine-readable license: the unknown rule applies, and a guessed deny still denies.
       const unknown: TermMatch = { license: expression, status: policy.unknown, rule: `unknown ${policy.unknown} (${pkg.licenseSource === 'missing' ? 'no license information' : 'copyright file is not machine-readable'})` };
@@ -182,16 +196,23 @@ export function evaluatePackages(packages: readonly InstalledPackage[], policyIn
         usedWaivers.add(w.package);
       }
     }
+    // A decision answers a review only: a deny is the policy's, lifted by a recipe waiver or not at all.
+    let decision: DecisionMatch | undefined;
+    if (status === 'review') {
+      decision = matchDecision(decisions.get(pkg.name), { version: fullVersion(pkg), expression }, options.date);
+      if (decision && !decision.mismatch) status = 'cleared';
+    }
     const { raw: _raw, ...rest } = pkg;
     return {
       package: rest,
       expression,
       licenses: node ? [...new Set(licenseTerms(node).map(renderSpdx))] : [],
       unknownTerms: [...new Set(normalized.flatMap((n) => n.unknown))],
-      notes: [...new Set(normalized.flatMap((n) => n.notes))],
+      notes: [...new Set([...normalized.flatMap((n) => n.notes), ...(byLicensecheck ? [`read by licensecheck from the free-form copyright file: ${pkg.guess}`] : [])])],
       status, policyStatus, because,
       ...(ext ? { external: ext } : {}),
       ...(waiver ? { waiver } : {}),
+      ...(decision ? { decision } : {}),
     };
   });
 
@@ -204,6 +225,17 @@ export function evaluatePackages(packages: readonly InstalledPackage[], policyIn
     packages: results,
     unusedWaivers: policy.waivers.filter((w) => !usedWaivers.has(w.package) && !results.some((r) => r.waiver?.package === w.package)),
   };
+}
+
+/** licensecheck read the free-form file and every term of its reading is a known license. */
+function guessIsComplete(pkg: InstalledPackage, normalize: (d: string) => Normalized): boolean {
+  return pkg.guess !== undefined && normalize(pkg.guess).unknown.length === 0;
+}
+
+/** The version a decision's range is compared with: Debian's as dpkg writes it, RPM's [epoch:]version-release. */
+export function fullVersion(pkg: Pick<InstalledPackage, 'version' | 'release' | 'epoch'>): string {
+  if (pkg.release === undefined) return pkg.version;
+  return `${pkg.epoch && pkg.epoch !== '(none)' ? `${pkg.epoch}:` : ''}${pkg.version}-${pkg.release}`;
 }
 
 /** Judges one expression text (for tests, the CLI and the report's "why"). */

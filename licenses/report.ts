@@ -25,7 +25,7 @@ export interface LicenseReport {
     /** Packages per how their license was read (rpm-tag, dep5, unparsed, missing). */
     bySource: Record<string, number>;
   };
-  /** Packages that are not plainly allowed (deny, review, waived), worst first. */
+  /** Packages that are not plainly allowed (deny, review, waived, cleared), worst first. */
   violations: PackageResult[];
   packages: PackageResult[];
   waivers: { applied: PackageResult['waiver'][]; expired: PackageResult['waiver'][]; unused: Evaluation['unusedWaivers'] };
@@ -35,10 +35,10 @@ export interface LicenseReport {
   sources: Record<string, unknown>;
 }
 
-const ORDER: Record<PackageStatus, number> = { deny: 0, review: 1, waived: 2, allow: 3 };
+const ORDER: Record<PackageStatus, number> = { deny: 0, review: 1, waived: 2, cleared: 3, allow: 4 };
 
 export function buildReport(evaluation: Evaluation, installed: readonly InstalledPackage[], sources: Record<string, unknown> = {}): LicenseReport {
-  const byStatus: Record<PackageStatus, number> = { allow: 0, review: 0, deny: 0, waived: 0 };
+  const byStatus: Record<PackageStatus, number> = { allow: 0, review: 0, deny: 0, waived: 0, cleared: 0 };
   const byLicense = new Map<string, number>();
   const bySource: Record<string, number> = {};
   for (const p of evaluation.packages) {
@@ -79,7 +79,17 @@ export function explain(p: PackageResult): { declared: string; expression: strin
   const declared = p.package.declared.length > 0 ? p.package.declared.join(' | ') : p.package.guess ? `(licensecheck: ${p.package.guess})` : '(none)';
   const rules = p.because.map((b) => `${b.license}: ${b.rule}`).join('; ');
   const waiver = p.waiver ? `; waiver by ${p.waiver.owner} until ${p.waiver.until}${p.waiver.expired ? ' (expired)' : ''}: ${p.waiver.reason}` : '';
-  return { declared, expression: p.expression, rules: rules + waiver };
+  return { declared, expression: p.expression, rules: rules + waiver + decisionText(p) };
+}
+
+/** "cleared by <who> on <date>: <why>", or the old decision and why it no longer applies. */
+export function decisionText(p: PackageResult): string {
+  const m = p.decision;
+  if (!m) return '';
+  const d = m.decision;
+  const said = `${d.by} on ${d.at.slice(0, 10)}: ${d.reason}`;
+  if (!m.mismatch) return `; cleared by ${said}`;
+  return `; asked again (${m.mismatch}): was cleared by ${said} for ${d.expression}, versions ${d.versions}`;
 }
 
 const md = (s: string) => s.replace(/[\\`*_[\]|<>]/g, (c) => `\\${c}`).replace(/\n/g, ' ');
@@ -90,7 +100,7 @@ export function renderMarkdown(r: LicenseReport): string {
   lines.push(`# License report: ${md(r.policy)}`, '');
   lines.push(`Verdict: **${r.verdict}** · ${r.totals.packages} packages · judged on ${r.date}`, '');
   lines.push('| status | packages |', '|---|---|');
-  for (const s of ['allow', 'waived', 'review', 'deny'] as const) lines.push(`| ${s} | ${r.totals.byStatus[s]} |`);
+  for (const s of ['allow', 'cleared', 'waived', 'review', 'deny'] as const) lines.push(`| ${s} | ${r.totals.byStatus[s]} |`);
   lines.push('', '## Violations', '');
   if (r.violations.length === 0) lines.push('None.');
   else {
@@ -124,7 +134,7 @@ export function renderHtml(r: LicenseReport): string {
   const parts: string[] = [];
   parts.push(`<h1>License report: ${html(r.policy)}</h1>`);
   parts.push(`<p class="verdict ${r.verdict}">Verdict: <strong>${r.verdict}</strong> · ${r.totals.packages} packages · judged on ${html(r.date)}</p>`);
-  parts.push(`<table>${head(['status', 'packages'])}${(['allow', 'waived', 'review', 'deny'] as const).map((s) => row([s, String(r.totals.byStatus[s])])).join('')}</table>`);
+  parts.push(`<table>${head(['status', 'packages'])}${(['allow', 'cleared', 'waived', 'review', 'deny'] as const).map((s) => row([s, String(r.totals.byStatus[s])])).join('')}</table>`);
   parts.push('<h2>Violations</h2>');
   parts.push(r.violations.length === 0 ? '<p>None.</p>' : `<table>${head(['status', 'package', 'declared', 'normalised', 'rule'])}${r.violations
     .map((p) => {
@@ -148,6 +158,6 @@ export function renderHtml(r: LicenseReport): string {
     }
   }
   const style = 'body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}'
-    + 'tr.deny td{background:#fdd}tr.review td{background:#ffd}tr.waived td{background:#eef}.verdict.fail strong{color:#b00}.verdict.review strong{color:#a60}.verdict.pass strong{color:#070}pre{white-space:pre-wrap}';
+    + 'tr.deny td{background:#fdd}tr.review td{background:#ffd}tr.waived td{background:#eef}tr.cleared td{background:#efe}.verdict.fail strong{color:#b00}.verdict.review strong{color:#a60}.verdict.pass strong{color:#070}pre{white-space:pre-wrap}';
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>License report: ${html(r.policy)}</title><style>${style}</style></head><body>\n${parts.join('\n')}\n</body></html>\n`;
 }

@@ -99,7 +99,8 @@ async function verifyLicenses(ctx: KindContext, params: VerifyLicensesParams, fl
   const verificator = await findVerificator(options.verificator);
   const external = verificator ? await runVerificator(ctx, verificator, installed, params.policy.name) : undefined;
 
-  const decisions = liveDecisions(await readDecisions(decisionsPath(options.decisionsFile, ctx.config)), utcDate(now));
+  // Expired ones too: the report shows them beside the question they no longer answer.
+  const decisions = await readDecisions(decisionsPath(options.decisionsFile, ctx.config));
   const context = decisionContext(ctx, params);
   ctx.progress({ phase: 'evaluating', lastLine: `${installed.length} packages under ${params.policy.name}, ${decisions.length} recorded decision(s)` });
   let evaluation: Evaluation;

@@ -2,7 +2,21 @@
 import { parseCommandArgs, requirePositional } from '../args';
 import { EXIT, type Command } from '../command';
 import { CliContext } from '../context';
+import { loadConfig } from '../../config/config';
+import { rememberApproval } from '../../service/api/approve';
+import { openApiDb } from '../../service/api/db';
 import { cancelBuild, operatorAction, type OperatorAction } from '../../service/builds';
+
+/** `sborka approve` remembers like the API's approve: one decision per package asked about (service/api/approve.ts). */
+async function rememberFromCli(client: Parameters<typeof rememberApproval>[0], buildId: string, reply: { variantId: string; step: string }, name: string, reason?: string): Promise<number> {
+  const { stateDir } = loadConfig();
+  const db = openApiDb(stateDir);
+  try {
+    return await rememberApproval(client, buildId, reply, { db, stateDir, actor: { name, role: 'admin' } }, reason);
+  } finally {
+    db.close();
+  }
+}
 
 const ACTIONS: Record<OperatorAction, string> = {
   retry: 'run the waiting step again (after fixing its cause)',
@@ -30,6 +44,7 @@ function operatorCommand(action: OperatorAction): Command {
         const reason = values.reason ?? `${action} by ${by} from the command line`;
         const reply = await operatorAction(await ctx.client(), buildId!, action, { ...values, reason, by });
         io.stdout.write(`${reply.variantId}: ${reply.action} ${reply.step}\n`);
+        if (action === 'approve') io.stdout.write(`${await rememberFromCli(await ctx.client(), buildId!, reply, `cli:${by}`, values.reason)} license decision(s) recorded\n`);
         return EXIT.ok;
       } finally {
         await ctx.close();

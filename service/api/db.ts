@@ -1,6 +1,7 @@
-// The API's own SQLite file (tokens, audit log, webhooks and their deliveries). It holds no
-// build state: that stays in Temporal. WAL mode lets `sborka token revoke` write while a
-// running `sborka serve` reads, so a revocation is seen by the very next request.
+// The API's own SQLite file (tokens, audit log, webhooks and their deliveries, license
+// decisions). It holds no build state: that stays in Temporal. WAL mode lets `sborka token
+// revoke` write while a running `sborka serve` reads, so a revocation is seen by the very
+// next request.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
@@ -66,6 +67,25 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX deliveries_due ON deliveries(status, next_at);
    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // License decisions (service/api/decisions.ts): one row per package and scope, kept after
+  // revocation (revoked_at) so the trail shows what cleared a build at the time.
+  `CREATE TABLE license_decisions (
+     id TEXT PRIMARY KEY,
+     package TEXT NOT NULL,
+     versions TEXT NOT NULL,
+     expression TEXT NOT NULL,
+     scope_kind TEXT NOT NULL,
+     scope_owner TEXT,
+     scope_product TEXT,
+     by TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     at TEXT NOT NULL,
+     until TEXT,
+     build_id TEXT,
+     revoked_at TEXT,
+     revoked_by TEXT
+   );
+   CREATE INDEX license_decisions_live ON license_decisions(revoked_at, package);`,
 ];
 
 export function apiDbPath(stateDir: string): string {

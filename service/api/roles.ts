@@ -79,6 +79,18 @@ export function permissions(role: Role) {
     schedules: canManageSchedules(role),
     approve: role === 'admin' || role === 'maintainer',
     audit: role === 'admin',
+    decisions: role !== 'community',
     actions: ACTIONS.filter((a) => role !== 'community' && (role === 'admin' || role === 'maintainer' || a !== 'approve')),
   };
 }
+
+/**
+ * License decisions (service/api/decisions.ts): admins and maintainers see and make them in
+ * every scope, global ones only they; a partner sees and makes them in its own scope only.
+ */
+export function canSeeDecision(role: Role, scope: { kind: string; owner?: string }): boolean {
+  if (role === 'admin' || role === 'maintainer') return true;
+  return partnerOf(role) !== undefined && scope.kind !== 'global' && scope.owner === role;
+}
+
+export const mayDecide = canSeeDecision;

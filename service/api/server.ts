@@ -16,12 +16,14 @@ import { ApiError, errorBody, type Principal } from './http';
 import { RateLimiter, type RateLimitOptions } from './rate-limit';
 import { RecipeStore } from './recipes';
 import { artifactRoutes } from './routes/artifacts';
+import { licenseRoutes } from './routes/licenses';
 import { buildRoutes } from './routes/builds';
 import { logRoutes } from './routes/logs';
 import { matrixRoutes } from './routes/matrix';
 import { metaRoutes } from './routes/meta';
 import { recipeRoutes } from './routes/recipes';
 import { scheduleRoutes } from './routes/schedules';
+import { diffRoutes } from './routes/diff';
 import { webhookRoutes } from './routes/webhooks';
 import { verifyToken } from './tokens';
 import { DEFAULT_WEBHOOK_OPTIONS, Webhooks, type WebhookOptions } from './webhooks';
@@ -148,8 +150,10 @@ export async function createApiServer(opts: ApiServerOptions): Promise<ApiServer
   logRoutes(app, deps);
   artifactRoutes(app, deps);
   scheduleRoutes(app, deps);
+  diffRoutes(app, deps);
   matrixRoutes(app, deps);
   webhookRoutes(app, deps);
+  licenseRoutes(app, deps);
   dashboardRoutes(app, path.join(opts.config.projectRoot, DASHBOARD_DIR));
 
   await app.ready();

@@ -132,10 +132,12 @@ describe('package verdicts and waivers', () => {
     expect(e.packages[0]).toMatchObject({ status: 'deny', expression: 'NOASSERTION' });
   });
 
-  it('an unparsed copyright is reviewed even when licensecheck guesses an allowed license, and denied when it guesses a denied one', () => {
-    const deb = (name: string, guess: string): InstalledPackage => ({ name, version: '1', arch: 'amd64', declared: [], origin: 'copyright', licenseSource: 'unparsed', guess, flavour: 'debian' });
-    const e = evaluatePackages([deb('libc6', 'GPL-2+ and/or LGPL-2.1+'), deb('blob', 'SSPL-1.0')], policy(), { date: '2026-01-01' });
-    expect(e.packages.map((p) => p.status)).toEqual(['review', 'deny']);
+  it('an unparsed copyright is judged by licensecheck\'s reading when it recognised every license, reviewed when it did not, denied when it guesses a denied one', () => {
+    const deb = (name: string, guess?: string): InstalledPackage => ({ name, version: '1', arch: 'amd64', declared: [], origin: 'copyright', licenseSource: 'unparsed', ...(guess ? { guess } : {}), flavour: 'debian' });
+    const e = evaluatePackages([deb('libc6', 'GPL-2+ and/or LGPL-2.1+'), deb('blob', 'SSPL-1.0'), deb('gcc', 'GPL-3+ and/or MIT~OSF'), deb('nothing')], policy(), { date: '2026-01-01' });
+    expect(e.packages.map((p) => p.status)).toEqual(['allow', 'deny', 'review', 'review']);
+    expect(e.packages[0]!.notes).toContain('read by licensecheck from the free-form copyright file: GPL-2+ and/or LGPL-2.1+');
+    expect(e.packages[2]!.because[0]!.rule).toMatch(/copyright file is not machine-readable/);
   });
 
   it('ANDs every DEP-5 stanza of a package', () => {

@@ -17,6 +17,8 @@ export const Me = z.object({
     schedules: z.boolean(),
     approve: z.boolean(),
     audit: z.boolean(),
+    /** May see and make license decisions (in its own scope; roles.ts). */
+    decisions: z.boolean(),
     actions: z.array(z.string()),
   }),
 });
