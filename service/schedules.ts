@@ -1,6 +1,8 @@
 // Nightly builds as Temporal Schedules, kept in step with the recipes by `schedule sync`.
-// The server names each run `<workflowId>-<nominal time>`, so one night has one id; the
-// overlap policy skips a night while the previous build of that product still runs.
+// The server names each run `<workflowId>-<nominal time>`. The schedule allows overlaps:
+// Temporal would count a build waiting for a person as running and skip every night after
+// it. Each run asks instead (activities/nightly.ts) and skips itself when its night already
+// has a build or an earlier nightly really runs; `trigger` asks the same before starting.
 import {
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
@@ -9,12 +11,16 @@ import {
 } from '@temporalio/client';
 import { canonicalJson, sha256Hex } from '../plan/cache-key';
 import type { BuildPlan } from '../plan/plan';
+import { judgeNightly, nightlyPrefix, nightlyRuns, type NightlyVerdict } from '../activities/nightly';
 import { identityAttributes, stateAttribute } from '../workflows/search-values';
 import { BUILD_PRODUCT } from './builds';
 import { CONTROL_QUEUE } from './worker';
 
 /** Every schedule sborka manages starts with this; sync leaves other schedules alone. */
 export const SCHEDULE_PREFIX = 'sborka-nightly-';
+
+/** Bumped whenever scheduleOptions changes for the same plan (2: overlaps allowed, runs check themselves). */
+const ACTION_VERSION = 2;
 
 export interface DesiredSchedule {
   scheduleId: string;
@@ -36,7 +42,8 @@ export function desiredSchedules(plans: BuildPlan[]): DesiredSchedule[] {
       plan,
       cron: plan.schedule.cron,
       timezone: plan.schedule.timezone,
-      digest: sha256Hex(canonicalJson(plan)),
+      // The action's own shape is part of it: a schedule made by an older sborka is updated.
+      digest: sha256Hex(canonicalJson({ plan, action: ACTION_VERSION })),
     });
   }
   return [...out.values()].sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
@@ -53,9 +60,10 @@ function scheduleOptions(d: DesiredSchedule): ScheduleOptions {
       workflowId: `${d.plan.product}-nightly`,
       // An empty build id means "use the workflow id the schedule gave this run".
       args: [{ buildId: '', plan: d.plan }],
-      typedSearchAttributes: [...identityAttributes(d.plan, d.plan.variants), stateAttribute('running')],
+      // pending until the run has asked whether its night is its to build (activities/nightly.ts).
+      typedSearchAttributes: [...identityAttributes(d.plan, d.plan.variants), stateAttribute('pending')],
     },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '6h', pauseOnFailure: false },
+    policies: { overlap: ScheduleOverlapPolicy.ALLOW_ALL, catchupWindow: '6h', pauseOnFailure: false },
     // The note is the one field an update can change besides the spec: it carries the digest.
     state: { note: noteFor(d) },
   };
@@ -112,6 +120,7 @@ export interface ScheduleListing {
   scheduleId: string;
   product: string;
   cron: string;
+  timezone: string;
   paused: boolean;
   nextRun?: Date;
   lastRun?: string;
@@ -125,10 +134,44 @@ export async function listSchedules(client: Client): Promise<ScheduleListing[]> 
       scheduleId: s.scheduleId,
       product: s.scheduleId.slice(SCHEDULE_PREFIX.length),
       cron: NOTE.exec(s.state.note ?? '')?.[2] ?? '',
+      // The note ends with the timezone (noteFor).
+      timezone: NOTE.exec(s.state.note ?? '')?.[2]?.split(' ').at(-1) ?? 'UTC',
       paused: s.state.paused,
       nextRun: s.info.nextActionTimes[0],
       lastRun: s.info.recentActions.at(-1)?.action.workflow.workflowId,
     });
   }
   return out.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
+}
+
+/** Timezone of a schedule's nights: the plan's, as the schedule's action carries it. */
+async function scheduleTimezone(client: Client, scheduleId: string): Promise<string> {
+  const d = await client.schedule.getHandle(scheduleId).describe();
+  const args = d.action.type === 'startWorkflow' ? (d.action.args as Array<{ plan?: BuildPlan }> | undefined) : undefined;
+  return args?.[0]?.plan?.schedule?.timezone ?? 'UTC';
+}
+
+export interface TriggerOutcome {
+  triggered: boolean;
+  /** Why nothing was started. */
+  reason?: string;
+  other?: string;
+}
+
+/**
+ * Starts the product's nightly now, unless tonight already has a build (open or finished)
+ * or an earlier nightly really runs: the same verdict the run itself would reach, asked
+ * before starting so that a double trigger starts nothing at all.
+ */
+export async function triggerNightly(client: Client, product: string): Promise<TriggerOutcome> {
+  const scheduleId = `${SCHEDULE_PREFIX}${product}`;
+  const timezone = await scheduleTimezone(client, scheduleId);
+  const now = new Date().toISOString();
+  const verdict: NightlyVerdict = judgeNightly(
+    { product, workflowId: `${nightlyPrefix(product)}${now}`, startedAt: now, timezone },
+    await nightlyRuns(client, product),
+  );
+  if (verdict.skip !== undefined) return { triggered: false, reason: verdict.skip, ...(verdict.other ? { other: verdict.other } : {}) };
+  await client.schedule.getHandle(scheduleId).trigger(ScheduleOverlapPolicy.ALLOW_ALL);
+  return { triggered: true };
 }

@@ -139,22 +139,29 @@ export async function BuildProduct(input: BuildProductInput): Promise<BuildProdu
   });
   cancelled.catch(() => undefined); // observed by the races; nobody may be racing when it fires
 
-  upsertSearchAttributes([...identityAttributes(plan, plan.variants), stateAttribute('running')]);
-
-  // A scheduled run asks first whether its night is its to build (nightly-gate.ts).
+  // A scheduled run asks first whether its night is its to build (nightly-gate.ts); it stays
+  // 'pending' (as the schedule started it) until then.
   if (input.buildId === '' && patched(NIGHTLY_GATE_PATCH)) {
-    const { skip } = await askNightly(plan);
+    const { skip, mirror } = await askNightly(plan);
+    if (skip !== undefined && mirror !== undefined) {
+      // A catch-up of a night that was built, under the same id: the id keeps showing that build.
+      const built = mirror as BuildProductResult;
+      upsertSearchAttributes([...identityAttributes(plan, plan.variants), stateAttribute(built.state)]);
+      return { ...built, ...(built.status ? { status: { ...built.status, warnings: [...built.status.warnings, `a catch-up of this night built nothing: ${skip}`] } } : {}) };
+    }
     if (skip !== undefined) {
       endedAt = new Date().toISOString();
       error = `skipped: ${skip}`;
       for (const s of summaries.values()) Object.assign(s, { state: 'cancelled', error: 'not started: the night was skipped' });
       state = 'skipped';
-      upsertSearchAttributes([stateAttribute(state)]);
+      upsertSearchAttributes([...identityAttributes(plan, plan.variants), stateAttribute(state)]);
       const status = productStatus();
       const variants = status.variants.map((v) => ({ variantId: v.variantId, workflowId: v.workflowId, state: 'cancelled' as const, error: v.error }));
       return { buildId, product: plan.product, state, variants, status };
     }
   }
+
+  upsertSearchAttributes([...identityAttributes(plan, plan.variants), stateAttribute('running')]);
 
   if (plan.variants.some((v) => v.steps.some((st) => st.kind === 'publish')) && patched('product-publish-preflight')) {
     try {

@@ -12,6 +12,8 @@ import { ConfinementError, dateStamp } from '../../publish/template';
 import { badInput, stepFailed } from '../failures';
 import { defineKind, type KindContext, type KindExecutor } from '../kinds/registry';
 import { ArtifactError, resolveArtifacts, type ResolvedArtifact } from './artifacts';
+import { debCacheDir } from '../debian/mmdebstrap';
+import { changesFiles } from './changes-files';
 import { loadPublishConfig, registryCredentials } from './config';
 import { copiedFile, publishVersion, versionPath, VersionConflictError, type PublishFile } from './files-target';
 import { OciClient, RegistryAuthError, RegistryError } from './oci-client';
@@ -75,6 +77,7 @@ async function publishFilesStep(ctx: KindContext, params: PublishParams, templat
   const signer = makeSigner(config.signing, runner);
   const license = ctx.inputs['verify-licenses']?.manifest.outputs.values;
   const lock = artifacts.find((a) => a.name === 'lock');
+  const report = artifacts.find((a) => a.name === 'license-report' && !a.isDir);
   const buildJson = {
     schema: 'sborka.build/1',
     product: params.product,
@@ -94,6 +97,12 @@ async function publishFilesStep(ctx: KindContext, params: PublishParams, templat
     // Every input's store key and values: image digests, tool versions, the verdict; the build's provenance.
     steps: Object.fromEntries(Object.entries(ctx.inputs).sort(([a], [b]) => a.localeCompare(b)).map(([id, e]) => [id, { key: e.key, kind: e.manifest.kind, createdAt: e.manifest.createdAt, values: e.manifest.outputs.values }])),
   };
+  // CHANGES.md and changes.json: what changed since the version published before this one.
+  files.push(...(await changesFiles({
+    root: target.root, rel, versionIndex, buildJson, files, debDir: debCacheDir(ctx.config), workDir: ctx.workDir,
+    ...(lock ? { lockFile: path.join(lock.entry.outputsDir, lock.path) } : {}),
+    ...(report ? { licenseReport: path.join(report.entry.outputsDir, report.path) } : {}),
+  })));
   ctx.progress({ phase: 'publishing', lastLine: `${target.root}/${rel}` });
   const result = await publishVersion({
     root: target.root, rel, versionIndex, files, buildJson, ...(signer ? { signer } : {}),

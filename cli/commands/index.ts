@@ -2,6 +2,7 @@
 import type { Command } from '../command';
 import { buildCommand, resumeCommand } from './build';
 import { checkCommand } from './check';
+import { diffCommand } from './diff';
 import { fmtCommand } from './fmt';
 import { planCommand } from './plan';
 import { gcCommand } from './gc';
@@ -25,6 +26,7 @@ export const COMMANDS: Command[] = [
   buildCommand,
   statusCommand,
   logsCommand,
+  diffCommand,
   retryCommand,
   skipCommand,
   abortCommand,

@@ -184,6 +184,7 @@ export class Webhooks {
     for await (const wf of this.client.workflow.list({ query: `WorkflowType = '${BUILD_PRODUCT}' AND SborkaOwner IN (${owners}) AND CloseTime >= '${from}'` })) {
       if (!wf.closeTime || wf.closeTime.toISOString() < since) continue;
       const state = stateOf(wf.status.name, wf.typedSearchAttributes.get(SA_STATE));
+      if (state === 'skipped') continue; // a nightly whose night was not its to build (activities/nightly.ts): no news
       const event: WebhookEvent = state === 'succeeded' ? 'build.succeeded' : state === 'cancelled' ? 'build.cancelled' : 'build.failed';
       const owner = String(wf.typedSearchAttributes.get(SA_OWNER) ?? '');
       this.enqueueOnce(`closed:${wf.workflowId}:${wf.runId}`, owner, event, {

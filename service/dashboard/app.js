@@ -114,7 +114,8 @@
     const route = location.hash.split('/')[1] || 'matrix';
     const links = me ? [['matrix', 'nav.matrix'], ['builds', 'nav.builds']]
       .concat(me.permissions.submit ? [['recipes', 'nav.recipes']] : [])
-      .concat([['schedules', 'nav.schedules']]) : [];
+      .concat([['schedules', 'nav.schedules']])
+      .concat(me.permissions.decisions ? [['licenses', 'nav.licenses']] : []) : [];
     nav.replaceChildren(...links.map(([r, k]) => h('a', { href: '#/' + r, class: route === r ? 'active' : '' }, t(k))));
   }
 
@@ -170,7 +171,7 @@
             h('div', { class: 'muted' }, t('matrix.ago', { age: fmtDuration(now - Date.parse(l.endedAt || l.startedAt)) })),
             h('div', { class: 'muted' }, t('matrix.duration', { d: fmtDuration(l.durationMs) })),
             l.bootTest && l.bootTest !== 'none' ? h('div', {}, t('matrix.boot', { state: st(l.bootTest) })) : null,
-            h('div', { class: 'strip', title: c.history.length + '' }, c.history.slice().reverse().map((r) => h('span', { class: 's-' + r.state, title: r.buildId + ': ' + st(r.state) })))));
+            h('div', { class: 'strip', title: c.history.length + '' }, c.history.slice().reverse().map((r) => h('a', { href: '#/changes/' + encodeURIComponent(r.buildId), 'data-changes': r.buildId }, h('span', { class: 's-' + r.state, title: r.buildId + ': ' + st(r.state) }))))));
         })))));
     show(h('h1', {}, t('matrix.title')), toggle, table);
   }
@@ -287,7 +288,7 @@
       try {
         const r = await api('GET', '/api/builds/' + encodeURIComponent(id) + '/licenses');
         lic.replaceChildren(...r.variants.map((v) => v.present
-          ? h('div', { 'data-license': v.variantId }, h('strong', {}, v.variantId), ' ', badge(v.verdict === 'pass' ? 'succeeded' : v.verdict === 'fail' ? 'failed' : 'waiting'),
+          ? h('div', { 'data-license': v.variantId }, h('strong', {}, v.variantId), ' ', ...window.SBORKA_PAGES.licenseState({ h, t, badge }, v, current),
             h('div', {}, t('build.verdict', { v: v.verdict })),
             v.report && v.report.totals ? h('div', { class: 'muted' }, t('build.packages', { n: v.report.totals.packages })) : null)
           : h('div', { 'data-license': v.variantId, class: 'muted no-license' }, h('strong', {}, v.variantId), ': ',
@@ -313,9 +314,12 @@
       } catch (e) { arts.textContent = t('error', { m: e.message }); }
     }
 
+    let changesShown = false;
     function apply(d) {
       const wasRunning = current && current.product.state === 'running';
       current = d;
+      // A failed build: what changed since the last good one comes first (changes.js).
+      if (d.product.state === 'failed' && !changesShown) { changesShown = true; window.SBORKA_PAGES.changesCard({ h, t, api }, id).then((card) => head.after(card)); }
       renderHead(d);
       renderVariants(d);
       if (!wasRunning || d.product.state !== 'running') { renderLicenses(); renderArtifacts(); }
@@ -463,7 +467,7 @@
         h('td', {}, manage ? [
           h('button', { class: 'action', onclick: act(s.scheduleId, s.paused ? 'unpause' : 'pause') }, s.paused ? t('schedules.unpause') : t('schedules.pause')),
           h('button', { class: 'action', onclick: act(s.scheduleId, 'trigger') }, t('schedules.trigger'))] : null)))))
-      : h('div', { class: 'card muted' }, t('schedules.none')));
+      : h('div', { class: 'card muted' }, t('schedules.none')), window.SBORKA_PAGES.nights({ h, t, badge }, r.schedules));
   }
 
   // ---------- routing ----------
@@ -483,6 +487,8 @@
       else if (parts[0] === 'builds') await buildsPage(params);
       else if (parts[0] === 'recipes') await recipesPage();
       else if (parts[0] === 'schedules') await schedulesPage();
+      else if (parts[0] === 'changes' && parts[1]) await window.SBORKA_PAGES.changes({ h, t, api, show, badge }, decodeURIComponent(parts[1]), params.get('from'));
+      else if (parts[0] === 'licenses' && window.SBORKA_PAGES && window.SBORKA_PAGES.licenses) await window.SBORKA_PAGES.licenses({ h, t, api, show, fail });
       else await matrixPage(params);
     } catch (e) { fail(e); }
   }

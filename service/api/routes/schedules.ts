@@ -4,7 +4,8 @@ import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ownerLabel } from '../../../workflows/search-values';
-import { listSchedules, SCHEDULE_PREFIX } from '../../schedules';
+import { NightRecord, recentNights, waitingNotices } from '../../schedule-nights';
+import { listSchedules, SCHEDULE_PREFIX, triggerNightly } from '../../schedules';
 import type { ApiDeps } from '../deps';
 import { forbidden, notFound, route } from '../http';
 import { canManageSchedules, canSee } from '../roles';
@@ -18,6 +19,8 @@ const Schedule = z.object({
   note: z.string().optional(),
   nextRun: z.string().optional(),
   lastRun: z.string().optional(),
+  /** The last week's nights: state, what each waited for, who was notified. */
+  nights: z.array(NightRecord),
 });
 const ScheduleParams = z.object({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,250}$/) });
 
@@ -49,6 +52,7 @@ export function scheduleRoutes(app: FastifyInstance, deps: ApiDeps): void {
         scheduleId: s.scheduleId, product: s.product, owner: o.owner, cron: s.cron, paused: o.paused,
         ...(s.nextRun ? { nextRun: s.nextRun.toISOString() } : {}),
         ...(s.lastRun ? { lastRun: s.lastRun } : {}),
+        nights: await recentNights(client, s.product, s.timezone, (id) => waitingNotices(deps.db, id)),
       });
     }
     return { schedules: out };
@@ -82,12 +86,14 @@ export function scheduleRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   route(app, {
-    method: 'POST', url: '/api/schedules/:id/trigger', summary: 'start the nightly build now (skipped if the previous one still runs)', tags: ['schedules'],
+    method: 'POST', url: '/api/schedules/:id/trigger', summary: 'start the nightly build now (nothing starts when tonight has a build or an earlier nightly still runs)', tags: ['schedules'],
     params: ScheduleParams, body: z.object({}).optional(),
-    response: { description: 'triggered', schema: z.object({ scheduleId: z.string(), triggered: z.boolean() }) },
+    response: { description: 'triggered, or why nothing started', schema: z.object({ scheduleId: z.string(), triggered: z.boolean(), reason: z.string().optional() }) },
   }, async ({ principal, params, req }) => {
     req.auditTarget = params.id;
-    await (await visible(principal.role, params.id)).trigger();
-    return { scheduleId: params.id, triggered: true };
+    await visible(principal.role, params.id);
+    // Tonight already built (or building), or an earlier nightly really runs: nothing starts.
+    const outcome = await triggerNightly(client, params.id.slice(SCHEDULE_PREFIX.length));
+    return { scheduleId: params.id, triggered: outcome.triggered, ...(outcome.reason ? { reason: outcome.reason } : {}) };
   });
 }
