@@ -238,6 +238,8 @@ export async function operatorAction(
   buildId: string,
   action: OperatorAction,
   opts: { variant?: string; step?: string; reason?: string; by?: string },
+  /** Runs once the waiting step is known, before the update; what it returns undoes it when the update is refused. */
+  before?: (target: { variantId: string; step: string }) => Promise<(() => void) | undefined>,
 ): Promise<OperatorReply & { variantId: string }> {
   const { variants } = await buildView(client, buildId);
   // approve goes to the variant whose license review waits, even while another one's step failed.
@@ -251,9 +253,16 @@ export async function operatorAction(
     throw new Error(`several variants wait (${waiting.map((v) => v.variantId).join(', ')}): name one with --variant`);
   }
   const variant = waiting[0]!;
+  const step = opts.step ?? variant.waiting.find((w) => action !== 'approve' || w.actions.includes('approve'))?.step;
+  const undo = before && step !== undefined ? await before({ variantId: variant.variantId, step }) : undefined;
   const handle = client.workflow.getHandle(variantWorkflowId(buildId, variant.variantId));
-  const reply = await handle.executeUpdate(UPDATES[action], { args: [{ step: opts.step, reason: opts.reason, by: opts.by }] });
-  return { ...reply, variantId: variant.variantId };
+  try {
+    const reply = await handle.executeUpdate(UPDATES[action], { args: [{ step: opts.step, reason: opts.reason, by: opts.by }] });
+    return { ...reply, variantId: variant.variantId };
+  } catch (e) {
+    undo?.();
+    throw e;
+  }
 }
 
 export async function cancelBuild(client: Client, buildId: string): Promise<void> {

@@ -174,6 +174,8 @@ class VariantRun {
       const done: StepState = result.cached ? 'cached' : 'succeeded';
       // patched() only where a review verdict arrives: older runs took it as a success.
       if (result.outputs.values.verdict !== 'review' || !patched(REVIEW_PATCH)) return this.settle(st, done);
+      // The rerun of an approved review: what its decisions did not clear stays approved.
+      if (st.approval !== undefined) return this.settle(st, done);
       reviewed = { done, values: result.outputs.values };
     } catch (err) {
       st.endedAt = now();

@@ -2,7 +2,7 @@
 // retry/skip/abort updates, a step whose license verdict is 'review' for approve/abort, each
 // until the plan's operatorWaitMs runs out. The update names and payloads are the API
 // (api.ts, contract.ts). Workflow code: deterministic.
-import { condition, isCancellation, setHandler } from '@temporalio/workflow';
+import { condition, isCancellation, patched, setHandler } from '@temporalio/workflow';
 import type { Step } from '../plan/plan';
 import { abortUpdate, approveUpdate, retryUpdate, skipUpdate } from './api';
 import type { OperatorReply, OperatorRequest } from './contract';
@@ -10,6 +10,12 @@ import { formatDuration } from './format';
 import type { OperatorWait, StepState, StepStatus } from './status';
 
 type Decision = OperatorReply['action'];
+/**
+ * Marks runs where an approved review runs its step once more: approving records license
+ * decisions, so the rerun's report says who cleared what, and a later build with the same
+ * decisions takes that report from the store (a published version then stays the same).
+ */
+const APPROVE_RERUN_PATCH = 'variant-approve-reruns-review';
 type Approval = NonNullable<StepStatus['approval']>;
 /** What an operator wait asks: the actions it allows and, for a review, why and where to read. */
 type WaitAsk = Pick<OperatorWait, 'actions' | 'reason' | 'report'>;
@@ -97,7 +103,7 @@ export class OperatorWaits {
       case 'approve':
         st.approval = this.approvals.get(st.id);
         this.approvals.delete(st.id);
-        return this.run.settle(st, done);
+        return this.run.settle(st, patched(APPROVE_RERUN_PATCH) ? 'pending' : done);
       case 'abort':
         this.run.fail(`step ${step.id}: ${reason}; aborted by the operator`);
         return this.run.settle(st, 'failed');

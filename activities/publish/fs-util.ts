@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { ConfinementError, isWithin } from '../../publish/template';
+import { fsyncPath } from '../store-files';
 
 /**
  * Creates `rel`'s directories below `root` one segment at a time. An existing segment that
@@ -89,14 +90,7 @@ export async function writeFileSynced(file: string, data: string | Buffer, mode 
   }
 }
 
-export async function fsyncPath(p: string): Promise<void> {
-  const handle = await fs.open(p, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export { fsyncPath };
 
 /** Writes a small file by tmp + rename, so readers see the old or the new one. */
 export async function writeAtomic(file: string, data: string): Promise<void> {

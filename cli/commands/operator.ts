@@ -3,16 +3,16 @@ import { parseCommandArgs, requirePositional } from '../args';
 import { EXIT, type Command } from '../command';
 import { CliContext } from '../context';
 import { loadConfig } from '../../config/config';
-import { rememberApproval } from '../../service/api/approve';
+import { approveReview } from '../../service/api/approve';
 import { openApiDb } from '../../service/api/db';
 import { cancelBuild, operatorAction, type OperatorAction } from '../../service/builds';
 
 /** `sborka approve` remembers like the API's approve: one decision per package asked about (service/api/approve.ts). */
-async function rememberFromCli(client: Parameters<typeof rememberApproval>[0], buildId: string, reply: { variantId: string; step: string }, name: string, reason?: string): Promise<number> {
+async function approveFromCli(client: Parameters<typeof approveReview>[0], buildId: string, opts: Parameters<typeof approveReview>[2], name: string) {
   const { stateDir } = loadConfig();
   const db = openApiDb(stateDir);
   try {
-    return await rememberApproval(client, buildId, reply, { db, stateDir, actor: { name, role: 'admin' } }, reason);
+    return await approveReview(client, buildId, opts, { db, stateDir, actor: { name, role: 'admin' } });
   } finally {
     db.close();
   }
@@ -42,9 +42,13 @@ function operatorCommand(action: OperatorAction): Command {
       try {
         const by = process.env.USER ?? 'operator';
         const reason = values.reason ?? `${action} by ${by} from the command line`;
+        if (action === 'approve') {
+          const reply = await approveFromCli(await ctx.client(), buildId!, { ...values, reason, by }, `cli:${by}`);
+          io.stdout.write(`${reply.variantId}: ${reply.action} ${reply.step}\n${reply.decisions ?? 0} license decision(s) recorded\n`);
+          return EXIT.ok;
+        }
         const reply = await operatorAction(await ctx.client(), buildId!, action, { ...values, reason, by });
         io.stdout.write(`${reply.variantId}: ${reply.action} ${reply.step}\n`);
-        if (action === 'approve') io.stdout.write(`${await rememberFromCli(await ctx.client(), buildId!, reply, `cli:${by}`, values.reason)} license decision(s) recorded\n`);
         return EXIT.ok;
       } finally {
         await ctx.close();

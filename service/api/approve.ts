@@ -12,7 +12,7 @@ import { fullVersion, type PackageResult } from '../../licenses/policy';
 import type { LicenseReport } from '../../licenses/report';
 import { ownerLabel } from '../../workflows/search-values';
 import { buildView, operatorAction, planOfBuild } from '../builds';
-import { newDecisionId, recordDecisions, type Actor } from './decisions';
+import { newDecisionId, recordDecisions, revokeDecision, type Actor } from './decisions';
 import type { Db } from './db';
 import { conflict } from './http';
 
@@ -31,33 +31,43 @@ export async function approveReview(
   opts: { variant?: string; step?: string; reason?: string; by?: string },
   remember?: RememberApproval,
 ): Promise<{ variantId: string; step: string; action: string; decisions?: number }> {
+  // Decisions are recorded before the update: the approved step runs again at once and its
+  // rerun must see them (a refused approval revokes them again).
+  let recorded = 0;
+  const before = remember
+    ? async (target: { variantId: string; step: string }) => {
+        const decisions = await rememberApproval(client, buildId, target, remember, opts.reason);
+        recorded = decisions.length;
+        return () => {
+          for (const d of decisions) revokeDecision(remember.db, remember.actor, d.id, remember.stateDir);
+        };
+      }
+    : undefined;
   let reply;
   try {
-    reply = await operatorAction(client, buildId, 'approve', { ...opts, by: opts.by ?? byFromReason(opts.reason) });
+    reply = await operatorAction(client, buildId, 'approve', { ...opts, by: opts.by ?? byFromReason(opts.reason) }, before);
   } catch (e) {
     if (e instanceof WorkflowUpdateFailedError) throw conflict(`approve refused: ${e.cause?.message ?? e.message}`);
     if (/waits for a license review|several variants wait/.test((e as Error).message)) throw conflict(`approve refused: ${(e as Error).message}`);
     throw e;
   }
   const out = { variantId: reply.variantId, step: reply.step, action: reply.action };
-  if (!remember) return out;
-  return { ...out, decisions: await rememberApproval(client, buildId, out, remember, opts.reason) };
+  return remember ? { ...out, decisions: recorded } : out;
 }
 
 /**
- * Records the decisions of an approval that went through (the API's route and `sborka
- * approve` both); the number recorded. A report this host cannot read records none: the
- * approval itself stands.
+ * Records the decisions of an approval about to be sent (the API's route and `sborka
+ * approve` both). A report this host cannot read records none: the approval itself stands.
  */
-export async function rememberApproval(client: Client, buildId: string, reply: { variantId: string; step: string }, remember: RememberApproval, reason?: string): Promise<number> {
+async function rememberApproval(client: Client, buildId: string, target: { variantId: string; step: string }, remember: RememberApproval, reason?: string): Promise<Decision[]> {
   try {
     const owner = remember.owner ?? ownerLabel((await planOfBuild(client, buildId)).owner);
-    const decisions = await decisionsFromReport(client, buildId, reply.variantId, reply.step, { ...remember, owner }, reason);
+    const decisions = await decisionsFromReport(client, buildId, target.variantId, target.step, { ...remember, owner }, reason);
     recordDecisions(remember.db, remember.actor, decisions, { buildId, stateDir: remember.stateDir });
-    return decisions.length;
+    return decisions;
   } catch (e) {
-    remember.logger?.warn({ err: e, buildId }, 'approved, but no license decisions were recorded');
-    return 0;
+    remember.logger?.warn({ err: e, buildId }, 'approving without license decisions: none could be recorded');
+    return [];
   }
 }
 

@@ -214,8 +214,11 @@ describe('license review', () => {
     const result = BuildProductResult.parse(await handle.result());
     expect(result.state).toBe('succeeded');
     const steps = result.variants[0]?.result?.steps.map((s) => [s.id, s.state]);
-    expect(steps).toEqual([['rootfs', 'succeeded'], ['licenses', 'succeeded'], ['after', 'succeeded']]);
+    // The approved step ran once more (with the decisions the approval recorded); no decision
+    // file changed its key here, so that rerun came from the store and stayed approved.
+    expect(steps).toEqual([['rootfs', 'succeeded'], ['licenses', 'cached'], ['after', 'succeeded']]);
     const licenses = result.variants[0]?.result?.status?.steps.find((s) => s.id === 'licenses');
+    expect(licenses?.attempt).toBe(2);
     expect(licenses?.approval).toEqual({ by: 'alice', reason: 'MPL-2.0 accepted by legal (ticket 42)', at: expect.any(String) });
     expect(Date.parse(licenses!.approval!.at)).toBeGreaterThanOrEqual(Date.parse(wait.since));
     expect(result.variants[0]?.result?.status?.waiting).toEqual([]);
