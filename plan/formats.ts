@@ -16,10 +16,14 @@ export const OUTPUT_OPTION_FIELDS = {
   sizeBytes: z.number().int().positive().optional(),
   tag: z.string().optional(),
   compression: Compression.optional(),
+  /** An ISO's volume label and boot menu title; the writer derives one from the file name without it. */
+  label: z.string().optional(),
+  /** The mkimage-profiles target of this output when it is not the product's (alt only): vm/regular-jeos-systemd. */
+  profile: z.string().regex(/^(distro|vm|ve)\/[A-Za-z0-9][A-Za-z0-9_+-]*$/).optional(),
 };
 
 /** The keywords of `output <fmt> { ... }` and the model field each sets. */
-export const OUTPUT_OPTION_KEYWORDS = { size: 'sizeBytes', tag: 'tag', compression: 'compression' } as const satisfies Record<string, keyof typeof OUTPUT_OPTION_FIELDS>;
+export const OUTPUT_OPTION_KEYWORDS = { size: 'sizeBytes', tag: 'tag', compression: 'compression', label: 'label', profile: 'profile' } as const satisfies Record<string, keyof typeof OUTPUT_OPTION_FIELDS>;
 export type OutputOptionKeyword = keyof typeof OUTPUT_OPTION_KEYWORDS;
 
 /**
@@ -44,17 +48,19 @@ export type FormatRow = BootSpec & {
   options: readonly OutputOptionKeyword[];
   /** The toolchains that build it. */
   toolchains: readonly FormatToolchain[];
+  /** Where a toolchain builds it on some arches only: those arches (canonical names); others are refused at check time. */
+  arches?: Partial<Record<FormatToolchain, readonly string[]>>;
   /** Bit-identical for the same lock (README, Reproducibility). */
   reproducible: boolean;
 };
 
 export const FORMATS = {
-  iso: { extension: 'iso', compressionInName: false, options: [], toolchains: ['alt'], boot: 'cdrom', reproducible: false },
-  img: { extension: 'img', compressionInName: false, options: ['size'], toolchains: ['alt', 'debian'], boot: 'disk', diskFormat: 'raw', reproducible: true },
-  qcow2: { extension: 'qcow2', compressionInName: false, options: ['size'], toolchains: ['alt', 'debian'], boot: 'disk', diskFormat: 'qcow2', reproducible: true },
-  tar: { extension: 'tar', compressionInName: true, options: ['compression'], toolchains: ['alt', 'debian'], boot: 'none', reproducible: true },
+  iso: { extension: 'iso', compressionInName: false, options: ['label', 'profile'], toolchains: ['alt', 'debian'], arches: { debian: ['x86_64'] }, boot: 'cdrom', reproducible: true },
+  img: { extension: 'img', compressionInName: false, options: ['size', 'profile'], toolchains: ['alt', 'debian'], boot: 'disk', diskFormat: 'raw', reproducible: true },
+  qcow2: { extension: 'qcow2', compressionInName: false, options: ['size', 'profile'], toolchains: ['alt', 'debian'], boot: 'disk', diskFormat: 'qcow2', reproducible: true },
+  tar: { extension: 'tar', compressionInName: true, options: ['compression', 'profile'], toolchains: ['alt', 'debian'], boot: 'none', reproducible: true },
   squashfs: { extension: 'squashfs', compressionInName: false, options: ['compression'], toolchains: ['debian'], boot: 'none', reproducible: true },
-  oci: { extension: 'oci.tar', compressionInName: false, directory: 'oci', options: ['tag'], toolchains: ['alt', 'debian'], boot: 'none', reproducible: true },
+  oci: { extension: 'oci.tar', compressionInName: false, directory: 'oci', options: ['tag', 'profile'], toolchains: ['alt', 'debian'], boot: 'none', reproducible: true },
 } as const satisfies Record<string, FormatRow>;
 
 export type OutputFormat = keyof typeof FORMATS;
@@ -72,6 +78,13 @@ const row = (format: OutputFormat): FormatRow => FORMATS[format];
 /** The formats a toolchain builds, in the table's order. */
 export function formatsBuiltBy<T extends FormatToolchain>(toolchain: T): BuiltBy<T>[] {
   return OUTPUT_FORMATS.filter((f) => row(f).toolchains.includes(toolchain)) as BuiltBy<T>[];
+}
+
+/** Why a toolchain cannot build a format for an arch, or undefined when it can. */
+export function archRefusal(format: OutputFormat, toolchain: FormatToolchain, arch: string): string | undefined {
+  const only = row(format).arches?.[toolchain];
+  if (!only || only.includes(arch)) return undefined;
+  return `the ${toolchain} toolchain writes \`${format}\` images for ${only.join(', ')} only: its boot loader images for ${arch} are not built yet`;
 }
 
 /** qemu's image format for a disk format's file. */

@@ -17,7 +17,7 @@ import type { Arch } from '../../plan/plan';
 import { badInput, stepFailed } from '../failures';
 import type { KindContext, KindResult } from '../kinds/registry';
 import type { StoreEntry } from '../store';
-import { bootDiskArgv, bootUntil, expectOnConsole, keepConsole, qemuBootArgv, qemuPath, testFailed } from '../vm/boot-console';
+import { bootDiskArgv, bootUntil, expectOnConsole, firmwareArgv, type Firmware, keepConsole, qemuBootArgv, qemuPath, testFailed } from '../vm/boot-console';
 import { writerContext, type WriterContext } from './writers';
 
 type BootTest = Extract<Test, { type: 'boot' }>;
@@ -41,14 +41,29 @@ type BootableImage = z.infer<typeof BootableImageValues> & { step: string; path:
 
 const MAX_COMMAND_OUTPUT = 1024 * 1024;
 
-/** Boots the image and waits for test.expect on the console. */
+/** What the boot test reads from an ISO build's values. */
+const IsoImageValues = z.looseObject({ format: z.literal('iso'), file: z.string(), sha256: z.string() });
+/**
+ * The ways a hybrid ISO boots, each booted in turn: from a CD drive with the machine's BIOS
+ * and with UEFI, and as a disk (the ISO written to a USB stick) with BIOS.
+ */
+const ISO_BOOTS: ReadonlyArray<{ firmware: Firmware; medium: 'cdrom' | 'disk' }> = [
+  { firmware: 'bios', medium: 'cdrom' }, { firmware: 'uefi', medium: 'cdrom' }, { firmware: 'bios', medium: 'disk' },
+];
+
+/** Boots the image (a disk image, or an ISO in each of its ways) and waits for test.expect on the console. */
 export async function runBootTest(ctx: KindContext, arch: Arch, test: BootTest): Promise<KindResult> {
+  const iso = isoImage(ctx);
+  if (iso && !hasDiskImage(ctx)) return bootIso(ctx, arch, test, iso);
   const image = bootableImage(ctx);
   const w = writerContext(ctx);
   const consoleLog = path.join(ctx.workDir, 'console.log');
   const argv = await qemuArgv(w, arch, image, image.path, consoleLog, []);
   const run = await expectOnConsole(ctx, { argv, consoleLog, expect: test.expect, timeoutMs: test.timeoutMs, result: { arch, image: { step: image.step, sha256: image.sha256 } } });
-  return { values: { passed: true, elapsedMs: run.elapsedMs, image: image.sha256 } };
+  if (!iso) return { values: { passed: true, elapsedMs: run.elapsedMs, image: image.sha256 } };
+  // A product with a disk image and an ISO: both must boot (the ISO's result.json replaces the disk's; both consoles stay).
+  const live = await bootIso(ctx, arch, test, iso);
+  return { values: { ...live.values, elapsedMs: run.elapsedMs + Number(live.values?.elapsedMs), image: image.sha256, iso: iso.sha256 } };
 }
 
 /** Boots a copy of the image with the test harness, runs test.argv inside and compares its exit code and output. */
@@ -91,6 +106,41 @@ export async function runRunTest(ctx: KindContext, arch: Arch, test: RunTest): P
   }
   await fs.writeFile(path.join(ctx.outputsDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
   return { values: { passed: true, exitCode, elapsedMs: run.elapsedMs, image: image.sha256 } };
+}
+
+async function bootIso(ctx: KindContext, arch: Arch, test: BootTest, iso: { step: string; path: string; sha256: string }): Promise<KindResult> {
+  const boots: Array<Record<string, unknown>> = [];
+  for (const b of ISO_BOOTS) {
+    const name = `${b.firmware}-${b.medium}`;
+    const consoleLog = path.join(ctx.workDir, `console-${name}.log`);
+    const medium = b.medium === 'cdrom' ? { path: iso.path, format: 'iso' as const } : { path: iso.path, format: 'raw' as const, snapshot: true };
+    const argv = [
+      ...qemuBootArgv({ arch, accel: 'tcg', consoleLog, who: 'the debian toolchain' }),
+      ...(await firmwareArgv(arch, b.firmware, ctx.workDir)),
+      ...bootDiskArgv(arch, medium),
+    ];
+    const run = await bootUntil(ctx, argv, consoleLog, test.timeoutMs, (text) => text.includes(test.expect));
+    await keepConsole(ctx, run.console, `console-${name}.log`);
+    boots.push({ firmware: b.firmware, medium: b.medium, passed: run.matched, elapsedMs: run.elapsedMs, qemu: argv });
+    const result = { type: 'boot', passed: run.matched, expect: test.expect, arch, image: { step: iso.step, sha256: iso.sha256 }, boots };
+    if (!run.matched) throw testFailed(`boot test: "${test.expect}" did not appear on the console booting the ISO from a ${b.medium} with ${b.firmware} ${run.why}`, run.console, result);
+  }
+  const elapsedMs = boots.reduce((t, b) => t + Number(b.elapsedMs), 0);
+  const result = { type: 'boot', passed: true, expect: test.expect, arch, image: { step: iso.step, sha256: iso.sha256 }, elapsedMs, boots };
+  await fs.writeFile(path.join(ctx.outputsDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+  return { values: { passed: true, elapsedMs, image: iso.sha256, boots: boots.map(({ qemu: _q, ...b }) => b) } };
+}
+
+function isoImage(ctx: KindContext): { step: string; path: string; sha256: string } | undefined {
+  const found = (Object.entries(ctx.inputs) as Array<[string, StoreEntry]>)
+    .map(([step, entry]) => ({ step, entry, v: IsoImageValues.safeParse(entry.manifest.outputs.values) }))
+    .filter((x) => x.v.success)
+    .sort((a, b) => a.step.localeCompare(b.step))[0];
+  return found && { step: found.step, path: path.join(found.entry.outputsDir, found.v.data!.file), sha256: found.v.data!.sha256 };
+}
+
+function hasDiskImage(ctx: KindContext): boolean {
+  return Object.values(ctx.inputs as Record<string, StoreEntry>).some((e) => BootableImageValues.safeParse(e.manifest.outputs.values).success);
 }
 
 /** The expected text matches the whole (trimmed) output or one whole line of it. */

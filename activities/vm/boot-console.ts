@@ -66,6 +66,36 @@ export function qemuBootArgv(spec: QemuBootSpec): string[] {
   ];
 }
 
+/** Firmware a boot test may start a machine with: the machine's own (SeaBIOS on pc), or UEFI. */
+export type Firmware = 'bios' | 'uefi';
+
+/** UEFI firmware per arch (Debian's ovmf and qemu-efi-aarch64 packages): code read-only, a copy of the variable store. */
+const UEFI_FIRMWARE: Partial<Record<Arch, { code: string; vars: string; pkg: string }>> = {
+  x86_64: { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.fd', pkg: 'ovmf' },
+  aarch64: { code: '/usr/share/AAVMF/AAVMF_CODE.fd', vars: '/usr/share/AAVMF/AAVMF_VARS.fd', pkg: 'qemu-efi-aarch64' },
+};
+
+/**
+ * qemu options for the firmware: none for the machine's BIOS; for UEFI two pflash drives,
+ * the variable store a fresh copy in workDir (the firmware writes its boot entries there).
+ */
+export async function firmwareArgv(arch: Arch, firmware: Firmware, workDir: string): Promise<string[]> {
+  if (firmware === 'bios') return [];
+  const fw = UEFI_FIRMWARE[arch];
+  if (!fw) throw badInput(`boot test: no UEFI firmware is known for ${arch}`);
+  const vars = path.join(workDir, `uefi-vars-${arch}.fd`);
+  try {
+    await fs.copyFile(fw.vars, vars);
+    await fs.access(fw.code);
+  } catch {
+    throw badInput(`boot test: UEFI firmware for ${arch} is missing (${fw.code}, ${fw.vars}): install Debian's ${fw.pkg} package`);
+  }
+  return [
+    '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${qemuPath(fw.code)}`,
+    '-drive', `if=pflash,format=raw,unit=1,file=${qemuPath(vars)}`,
+  ];
+}
+
 export type BootMedium = { path: string; format: 'raw' | 'qcow2'; snapshot: boolean } | { path: string; format: 'iso' };
 
 /**
@@ -165,10 +195,10 @@ export async function expectOnConsole(
   return run;
 }
 
-export async function keepConsole(ctx: KindContext, text: string): Promise<void> {
-  await fs.writeFile(path.join(ctx.outputsDir, 'console.log'), text);
+export async function keepConsole(ctx: KindContext, text: string, name = 'console.log'): Promise<void> {
+  await fs.writeFile(path.join(ctx.outputsDir, name), text);
   // The step log outlives a failed step's outputs: the console goes there too.
-  await appendLogLines(ctx.logPath, ['--- sborka: serial console of the VM:', ...text.replace(/\r/g, '').split('\n')]);
+  await appendLogLines(ctx.logPath, [`--- sborka: serial console of the VM${name === 'console.log' ? '' : ` (${name})`}:`, ...text.replace(/\r/g, '').split('\n')]);
 }
 
 function consoleTail(text: string): string {

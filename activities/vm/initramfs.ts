@@ -186,7 +186,7 @@ export function buildInitramfs(inputs: InitramfsInputs): Buffer {
   return gzipSync(cpio.finish(), { level: 6 });
 }
 
-class CpioWriter {
+export class CpioWriter {
   private readonly chunks: Buffer[] = [];
   private ino = 1;
 

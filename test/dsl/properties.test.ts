@@ -24,12 +24,12 @@ const SAMPLES: Record<string, string> = {
   'settings root-password': 'root-password "!"', 'settings user': 'user u', 'settings services': 'services {}',
   'user groups': 'groups wheel', 'user password': 'password "!"', 'user shell': 'shell "/bin/sh"', 'user uid': 'uid 1001',
   'services enable': 'enable sshd', 'services disable': 'disable sshd',
-  'output size': 'size 1G', 'output tag': 'tag "t"', 'output compression': 'compression xz',
+  'output size': 'size 1G', 'output tag': 'tag "t"', 'output compression': 'compression xz', 'output label': 'label "L"', 'output profile': 'profile vm/regular-systemd', 'product profiles-tree': 'profiles-tree "profiles/fork"',
   'test timeout': 'timeout 1m', 'test expect': 'expect "x"', 'test exit': 'exit 0', 'test output': 'output "x"',
   'license-policy allow': 'allow MIT', 'license-policy review': 'review MIT', 'license-policy deny': 'deny MIT',
   'license-policy unknown': 'unknown deny', 'license-policy waive': 'waive a owner "o" reason "r" until 2030-01-01',
 };
-const OUTPUT_OF: Record<string, string> = { size: 'qcow2', tag: 'oci', compression: 'tar' };
+const OUTPUT_OF: Record<string, string> = { size: 'qcow2', tag: 'oci', compression: 'tar', label: 'iso', profile: 'qcow2' };
 
 const sample = (p: AnyProperty): string => {
   const s = SAMPLES[`${p.block} ${p.keyword}`];
@@ -68,8 +68,8 @@ describe('the property table', () => {
 
   it('keeps the language as docs/language.md describes it: which properties are scalars, which cannot be set per arch', () => {
     const product = PROPERTIES.filter((p) => p.block === 'product');
-    expect(product.filter((p) => p.merge === 'scalar').map((p) => p.keyword).sort()).toEqual(['branch', 'emulate', 'kernel', 'license', 'owner', 'profile', 'schedule', 'title', 'toolchain', 'version']);
-    expect(product.filter((p) => p.inOn === false).map((p) => p.keyword).sort()).toEqual(['arch', 'on', 'owner', 'schedule', 'title', 'toolchain', 'version']);
+    expect(product.filter((p) => p.merge === 'scalar').map((p) => p.keyword).sort()).toEqual(['branch', 'emulate', 'kernel', 'license', 'owner', 'profile', 'profiles-tree', 'schedule', 'title', 'toolchain', 'version']);
+    expect(product.filter((p) => p.inOn === false).map((p) => p.keyword).sort()).toEqual(['arch', 'on', 'owner', 'profiles-tree', 'schedule', 'title', 'toolchain', 'version']);
     expect(PROPERTIES.filter((p) => p.block === 'settings' && p.merge === 'scalar').map((p) => p.keyword)).toEqual(['locale', 'timezone', 'hostname', 'keyboard', 'root-password']);
   });
 

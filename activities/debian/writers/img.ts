@@ -84,7 +84,7 @@ function autoSize(bytes: number): number {
   return Math.ceil((bytes * 1.3 + 512 * MiB) / MiB) * MiB;
 }
 
-async function findBootFile(root: string, prefix: string): Promise<string | undefined> {
+export async function findBootFile(root: string, prefix: string): Promise<string | undefined> {
   const names = (await fs.readdir(path.join(root, 'boot')).catch(() => [] as string[])).filter((n) => n.startsWith(prefix)).sort();
   // Several kernels: the last in version order is what Debian's own /vmlinuz link points to.
   const last = names.at(-1);

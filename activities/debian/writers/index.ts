@@ -3,6 +3,7 @@ import { formatsBuiltBy, type BuiltBy } from '../../../plan/formats';
 import { badInput } from '../../failures';
 import type { ImageRequest, RootSource, WriterContext, WrittenImage } from './common';
 import { writeImg } from './img';
+import { writeIso } from './iso';
 import { writeOci } from './oci';
 import { writeQcow2 } from './qcow2';
 import { writeSquashfs } from './squashfs';
@@ -10,7 +11,7 @@ import { writeTar } from './tar';
 
 type Writer = (w: WriterContext, src: RootSource, req: ImageRequest, outputsDir: string) => Promise<WrittenImage>;
 
-const WRITERS: Record<BuiltBy<'debian'>, Writer> = { tar: writeTar, squashfs: writeSquashfs, img: writeImg, qcow2: writeQcow2, oci: writeOci };
+const WRITERS: Record<BuiltBy<'debian'>, Writer> = { tar: writeTar, squashfs: writeSquashfs, img: writeImg, qcow2: writeQcow2, oci: writeOci, iso: writeIso };
 
 /** The formats with a writer and those the table says debian builds, where they differ (none: checked at load). */
 export function writerMismatch(): { noWriter: string[]; notInTable: string[] } {

@@ -14,11 +14,16 @@ export async function writeSquashfs(w: WriterContext, src: RootSource, req: Imag
   await unpackRoot(w, src, root);
   const out = path.join(w.workDir, 'image.squashfs');
   const compression = req.output.compression ?? 'zstd';
+  await mksquashfs(w, root, out, compression, src.sourceDateEpoch);
+  return finish(out, outputsDir, req.fileName, 'squashfs', { compression });
+}
+
+/** The reproducible mksquashfs of an unpacked root (the iso writer's live root too). */
+export async function mksquashfs(w: WriterContext, root: string, out: string, compression: string, epoch: number): Promise<void> {
   w.progress({ phase: 'mksquashfs' });
   await w.run([
     'mksquashfs', root, out, '-noappend', '-no-progress', ...COMP[compression]!, '-b', '1M',
-    '-reproducible', '-mkfs-time', String(src.sourceDateEpoch), '-all-time', String(src.sourceDateEpoch),
+    '-reproducible', '-mkfs-time', String(epoch), '-all-time', String(epoch),
     '-xattrs', '-processors', '2',
   ]);
-  return finish(out, outputsDir, req.fileName, 'squashfs', { compression });
 }
