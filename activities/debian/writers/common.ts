@@ -139,6 +139,7 @@ export async function finish(file: string, outputsDir: string, fileName: string,
   const problem = relativePathProblem(fileName) ?? (fileName.includes('/') ? 'is not a single file name' : undefined);
   if (problem) throw badInput(`build: params.fileName ${JSON.stringify(fileName)} ${problem}: the image stays inside the step's outputs`);
   const dest = path.join(outputsDir, fileName);
+  await fs.mkdir(outputsDir, { recursive: true });
   await fs.rename(file, dest);
   const [digest, stat] = await Promise.all([sha256 ?? sha256File(dest), fs.stat(dest)]);
   return { values: { format, file: fileName, sha256: digest, size: stat.size, ...extra } };
