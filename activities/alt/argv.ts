@@ -81,6 +81,24 @@ export function vmRun(o: { kvm: KvmMode; command: readonly string[]; mem?: strin
 /** Arches vm-run boots; elsewhere rpm-build-vm-run is a stub that runs nothing and exits 0. */
 export const VM_RUN_ARCHES: readonly Arch[] = ['x86_64', 'i586', 'aarch64', 'armh', 'ppc64le'];
 
+/** The option of each interpreter that takes a program's text (sh -c, perl -e), by its name. */
+const TEXT_OPTION: Record<string, string> = { sh: '-c', bash: '-c', dash: '-c', python3: '-c', python: '-c', perl: '-e' };
+
+/** Linux's MAX_ARG_STRLEN: one argv string longer than this fails execve with E2BIG. */
+export const MAX_ARG_BYTES = 128 * 1024;
+
+/**
+ * A script's text as the interpreter's argv, for vm-run: given several arguments it runs
+ * them as they are (a single one it would eval), so the text is never re-read by a shell
+ * of ours and needs no file in the chroot.
+ */
+export function scriptArgv(interpreter: string, text: string): string[] {
+  const option = TEXT_OPTION[interpreter.split('/').pop() ?? ''];
+  if (!option) throw new Error(`interpreter ${interpreter} cannot be given a script's text inside vm-run (known: ${Object.keys(TEXT_OPTION).join(', ')})`);
+  if (Buffer.byteLength(text) > MAX_ARG_BYTES) throw new Error(`the script is over ${MAX_ARG_BYTES} bytes, more than one argument to vm-run may carry`);
+  return [interpreter, option, text];
+}
+
 export interface MakeImage {
   profilesDir: string;
   arch: Arch;

@@ -98,3 +98,77 @@ async function countFiles(dir: string | undefined): Promise<number> {
   for (const e of await fs.readdir(dir, { withFileTypes: true })) n += e.isDirectory() ? await countFiles(path.join(dir, e.name)) : 1;
   return n;
 }
+
+export const REMOVALS_SCRIPT = '96-sborka-vm-removals';
+/** hasher's own directories in a chroot (.in, .out, .host) and the pseudo file systems: never part of the image. */
+const NOT_IMAGE = new Set(['.in', '.out', '.host', 'proc', 'sys', 'dev', 'tmp']);
+
+/** Each path of a root (relative) with what identifies its content: type, mode, size, mtime, link target. */
+export async function rootSnapshot(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await fs.readdir(path.join(root, rel), { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (!rel && NOT_IMAGE.has(e.name)) continue;
+      const st = await fs.lstat(path.join(root, r), { bigint: true }).catch(() => undefined);
+      if (!st) continue;
+      const link = st.isSymbolicLink() ? await fs.readlink(path.join(root, r)).catch(() => '') : '';
+      out.set(r, `${st.mode}:${st.isDirectory() ? 0 : st.size}:${st.isDirectory() ? 0 : st.mtimeNs}:${link}`);
+      if (st.isDirectory()) await walk(r);
+    }
+  };
+  await walk('');
+  return out;
+}
+
+/**
+ * What changed between two snapshots of a root, into the feature: made or changed files,
+ * directories and symlinks under rootfs/files/ (COPY_TREE puts them in the image), removed
+ * paths as an image script that removes them. Anything else (devices, fifos) is refused.
+ */
+export async function writeRootChanges(dir: string, root: string, before: Map<string, string>, after: Map<string, string>): Promise<{ changed: number; removed: number; scripts: string[] }> {
+  const tree = path.join(dir, 'rootfs', 'files');
+  let changed = 0;
+  for (const [rel, sig] of [...after].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (before.get(rel) === sig) continue;
+    const src = path.join(root, rel);
+    const dest = path.join(tree, rel);
+    const st = await fs.lstat(src);
+    await noLinkOnTheWay(tree, rel);
+    await fs.mkdir(path.dirname(dest), { recursive: true });
+    if (st.isDirectory()) await fs.mkdir(dest, { recursive: true, mode: st.mode & 0o7777 });
+    else if (st.isSymbolicLink()) await fs.rm(dest, { force: true }).then(async () => fs.symlink(await fs.readlink(src), dest));
+    else if (st.isFile()) await fs.copyFile(src, dest);
+    else throw new Error(`/${rel} made in the VM is neither a file, a directory nor a symlink`);
+    if (!st.isSymbolicLink()) await fs.chmod(dest, st.mode & 0o7777);
+    changed++;
+  }
+  // A removed directory's contents are removed with it: name only the topmost.
+  const gone = [...before.keys()].filter((r) => !after.has(r)).sort();
+  const top = gone.filter((r) => !gone.some((g) => r.startsWith(`${g}/`)));
+  const scripts: string[] = [];
+  if (top.length) {
+    const scriptsDir = path.join(dir, 'rootfs', 'image-scripts.d');
+    await fs.mkdir(scriptsDir, { recursive: true });
+    if (!(await fs.stat(path.join(dir, 'config.mk')).catch(() => undefined))) await fs.writeFile(path.join(dir, 'config.mk'), featureConfig());
+    const text = ['#!/bin/sh -efu', '# written by sborka: what the partner\'s post-install scripts removed in their VM', '', ...top.map((r) => `rm -rf -- ${shq(`/${r}`)}`), ''].join('\n');
+    await fs.writeFile(path.join(scriptsDir, REMOVALS_SCRIPT), text, { mode: 0o755 });
+    scripts.push(REMOVALS_SCRIPT);
+  }
+  if (changed && !(await fs.stat(path.join(dir, 'config.mk')).catch(() => undefined))) await fs.writeFile(path.join(dir, 'config.mk'), featureConfig());
+  return { changed, removed: top.length, scripts };
+}
+
+/** No directory on the way to tree/rel is a symlink (an overlay's own may point anywhere on the host). */
+async function noLinkOnTheWay(tree: string, rel: string): Promise<void> {
+  const parts = rel.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const st = await fs.lstat(path.join(tree, ...parts.slice(0, i))).catch(() => undefined);
+    if (!st) return;
+    if (st.isSymbolicLink()) {
+      if (i === parts.length) return; // the path itself: replaced, never followed
+      throw new Error(`/${rel} changed in the VM lies under /${parts.slice(0, i).join('/')}, a symlink in the recipe's overlay`);
+    }
+  }
+}

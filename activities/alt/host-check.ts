@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { branchLayout, repoArch } from './apt-conf';
+import { VM_RUN_ARCHES } from './argv';
 import { privProblems, subconfigNumbers, type ConfigFile } from './hasher-priv';
 import { MIN_UID, rootProblem, type AltHost } from './host';
 
@@ -76,10 +77,26 @@ function aptProblems(host: AltHost): string[] {
   return out;
 }
 
+/**
+ * A host that builds partner variants runs their scripts and test commands under vm-run
+ * (kinds/configure.ts, kinds/test.ts): it needs an arch vm-run boots, and hasher-priv must
+ * let hsh-run --mountpoints=/proc,/dev/pts,/dev/kvm through. /dev/kvm is a device to
+ * hasher-priv (mount.c 240-289: a /dev/ name in allowed_devices; in allowed_mountpoints it
+ * would need an fstab line), so it is asked of allowed_devices even where KVM is off today:
+ * otherwise the VM falls back to TCG on a host that has KVM, minutes per script.
+ */
+function partnerProblems(host: AltHost, kvm: boolean): string[] {
+  const out = [...host.arches, ...host.emulate].filter((a) => !VM_RUN_ARCHES.includes(a)).map((a) =>
+    `partner variants for ${a} cannot be isolated: vm-run has no VM for ${a} (it serves ${VM_RUN_ARCHES.join(', ')}); drop ${a} from this worker's arches or do not let it take partner builds`);
+  if (kvm) return out; // hasherPrivProblems already asked for /dev/kvm
+  const files = mainFiles(host);
+  return [...out, ...privProblems(files, { mountpoints: ['/proc', '/dev/pts'], devices: ['/dev/kvm'] }).map((p) => `partner VMs: ${p}`)];
+}
+
 /** Every problem of this host, each with its fix; empty when it can take alt steps. */
-export function altHostProblems(host: AltHost, o: { kvm?: boolean } = {}): string[] {
+export function altHostProblems(host: AltHost, o: { kvm?: boolean; partners?: boolean } = {}): string[] {
   const kvm = o.kvm ?? (host.kvm === 'yes' || (host.kvm === 'auto' && fs.existsSync('/dev/kvm')));
-  const out = [...hasherPrivProblems(host, kvm), ...profilesProblems(host), ...aptProblems(host)];
+  const out = [...hasherPrivProblems(host, kvm), ...(o.partners ? partnerProblems(host, kvm) : []), ...profilesProblems(host), ...aptProblems(host)];
   try {
     fs.mkdirSync(host.hasherDir, { recursive: true });
     fs.accessSync(host.hasherDir, fs.constants.W_OK);

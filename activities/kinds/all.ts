@@ -61,7 +61,7 @@ export const KIND_TABLE: readonly KindRow[] = [
   // alt: hasher roots and mkimage-profiles on a configured ALT host.
   { kind: 'resolve', toolchain: 'alt', executor: onAltHost(altResolve) },
   { kind: 'prepare-root', toolchain: 'alt', executor: onAltHost(altPrepareRoot) },
-  { kind: 'configure', toolchain: 'alt', executor: onAltHost(() => altConfigure()) },
+  { kind: 'configure', toolchain: 'alt', executor: onAltHost(altConfigure) },
   { kind: 'build', toolchain: 'alt', executor: onAltHost(altBuild) },
   { kind: 'test', toolchain: 'alt', executor: onAltHost(altTest) },
   // License verification reads dpkg roots for debian and RPM roots for alt (on any worker).

@@ -142,8 +142,10 @@ describe('alt image settings', () => {
     const patch = (id: string, st: Record<string, unknown>) => {
       if (id !== 'configure') return st;
       const p = st.params as { settings: Record<string, unknown> };
+      // The distribution's scripts stay image scripts; a partner's (isolation vm) run in vm-run (partner-vm.test.ts).
       return { ...st, params: { ...p,
         settings: { ...p.settings, rootPasswordHash: '$6$x$y' },
+        isolation: 'host-sandbox',
         recipeDir: dir,
         overlays: [{ src: 'issue', dest: '/etc/issue' }],
         scripts: [

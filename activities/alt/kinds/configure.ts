@@ -1,5 +1,8 @@
 // configure on the alt toolchain: recipe settings as an mkimage-profiles fragment, and
-// users, overlays and post-install scripts as a feature of our own (feature.ts).
+// users, overlays and post-install scripts as a feature of our own (feature.ts). A partner's
+// scripts (params.isolation "vm") never become image scripts, which mkimage-profiles runs in
+// its hasher chroot on the host kernel: they run here under vm-run inside hasher, and what
+// they changed in the root joins the feature as files (and a list of removals).
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -8,9 +11,13 @@ import type { StepParams } from '../../../plan/step-params';
 import { badInput } from '../../failures';
 import { defineKind, type KindContext, type KindExecutor } from '../../kinds/registry';
 import { digestTree } from '../../host-digest';
-import { readCarried, writeCarried } from '../context';
-import { FEATURE_DIR, FEATURE_TARGET, writeFeature } from '../feature';
+import { readCarried, writeCarried, type Carried } from '../context';
+import { FEATURE_DIR, FEATURE_TARGET, rootSnapshot, writeRootChanges, writeFeature } from '../feature';
 import { MAKE_WORD, type FragmentParts } from '../image-line';
+import * as argv from '../argv';
+import { runTool } from '../tools';
+import { installArgv, installNames, stagePartnerRepo, withRoot, type HostSource } from './shared';
+import { SKIP_MARKERS } from './test';
 
 
 /**
@@ -82,9 +89,10 @@ async function configureHostInputs(params: ConfigureParams, config: { projectRoo
   return hash.digest('hex');
 }
 
-export function configureKind(): KindExecutor {
+export function configureKind(host: HostSource): KindExecutor {
   return defineKind('configure', async (ctx, params) => {
     const carried = await readCarried(ctx.step.id, ctx.inputs);
+    const isolation = params.isolation ?? 'host-sandbox';
     let mapped: ReturnType<typeof settingsParts>;
     try {
       mapped = settingsParts(params.settings);
@@ -104,19 +112,67 @@ export function configureKind(): KindExecutor {
         : s.inline ?? '';
       return { interpreter: s.interpreter, name, text };
     }));
+    const inVm = isolation === 'vm' && scripts.length > 0;
+    await appendNote(ctx, `isolation ${isolation}: ${scripts.length === 0 ? 'no post-install scripts' : inVm
+      ? `${scripts.length} post-install script(s) run under vm-run inside hasher (a qemu VM), never on the host kernel`
+      : `${scripts.length} post-install script(s) run by mkimage-profiles in its hasher chroot`}`);
+    const featureDir = path.join(ctx.outputsDir, FEATURE_DIR);
     let feature: Awaited<ReturnType<typeof writeFeature>>;
     try {
-      feature = await writeFeature(path.join(ctx.outputsDir, FEATURE_DIR), { settings: params.settings, overlays, scripts });
+      feature = await writeFeature(featureDir, { settings: params.settings, overlays, scripts: inVm ? [] : scripts });
     } catch (err) {
       throw badInput(`step "${ctx.step.id}": ${(err as Error).message}`);
+    }
+    let vm: Awaited<ReturnType<typeof runInVm>> | undefined;
+    if (inVm) {
+      vm = await runInVm(ctx, host(), { branch: params.branch, arch: params.arch, carried, scripts, featureDir });
+      if (feature || vm.changed || vm.scripts.length) feature = { files: (feature?.files ?? 0) + vm.changed, scripts: [...(feature?.scripts ?? []), ...vm.scripts] };
     }
     if (feature) mapped.parts.deps.push(FEATURE_TARGET);
     for (const u of mapped.unapplied) await appendNote(ctx, `not applied on the alt toolchain yet: ${u}`);
     await writeCarried(ctx.outputsDir, { ...carried, context: { ...carried.context, mkimage: mapped.parts, unapplied: mapped.unapplied } });
-    return { values: { features: mapped.parts.deps, imageScripts: feature?.scripts ?? [], overlayFiles: feature?.files ?? 0, unapplied: mapped.unapplied } };
+    return { values: { features: mapped.parts.deps, imageScripts: feature?.scripts ?? [], overlayFiles: feature?.files ?? 0, unapplied: mapped.unapplied, isolation, ...(vm ? { vm: { kvm: vm.kvm, changed: vm.changed, removed: vm.removed } } : {}) } };
   }, configureHostInputs);
 }
 
 async function appendNote(ctx: KindContext, line: string): Promise<void> {
   await fs.appendFile(ctx.logPath, `--- sborka: ${line}\n`);
+}
+
+interface VmScript { interpreter: string; name: string; text: string }
+
+/**
+ * A partner's post-install scripts in a hasher root of the step's own with the locked
+ * packages, each through `hsh-run -- vm-run`: the VM boots the host's kernel image on the
+ * chroot (9p) and runs the script as root there. The chroot is read before and after from
+ * the host: files the scripts made or changed join the feature's files/, what they removed
+ * an image script of ours that removes the same paths (data, never the partner's code).
+ */
+async function runInVm(ctx: KindContext, host: ReturnType<HostSource>, o: { branch: string; arch: StepParams<'configure'>['arch']; carried: Carried; scripts: VmScript[]; featureDir: string }) {
+  if (!argv.VM_RUN_ARCHES.includes(o.arch)) {
+    throw badInput(`step "${ctx.step.id}": a partner's post-install scripts run only inside vm-run, which has no VM for ${o.arch} (it serves ${argv.VM_RUN_ARCHES.join(', ')}); build this variant for one of those`);
+  }
+  const commands = o.scripts.map((s) => {
+    try {
+      return argv.scriptArgv(s.interpreter, s.text);
+    } catch (err) {
+      throw badInput(`step "${ctx.step.id}": post-install script ${s.name}: ${(err as Error).message}`);
+    }
+  });
+  const repo = await stagePartnerRepo(ctx, o.carried);
+  return withRoot(ctx, host, { branch: o.branch, arch: o.arch, repos: o.carried.context.repos, needKvm: true, initroot: { withStuff: !!repo, repo } }, async (root) => {
+    await runTool(ctx, installArgv(root, [...installNames(o.carried.lock), 'rpm-build-vm-run']));
+    const chroot = path.join(root.slot.workdir, 'chroot');
+    const before = await rootSnapshot(chroot);
+    for (const [i, command] of commands.entries()) {
+      ctx.progress({ phase: `post-install script ${i + 1} in vm-run` });
+      const program = argv.vmRun({ kvm: root.kvm ? 'try' : 'tcg', command });
+      const run = await runTool(ctx, argv.hshRun({ workdir: root.slot.workdir, number: root.slot.number, program, mountpoints: root.mountpoints }), { keepStdout: true });
+      const skipped = SKIP_MARKERS.find((m) => [...run.stdout, ...run.stderr].some((l) => l.includes(m)));
+      if (skipped) throw badInput(`step "${ctx.step.id}": vm-run ran nothing for post-install script ${o.scripts[i]!.name} (${skipped})`);
+    }
+    const changes = await writeRootChanges(o.featureDir, chroot, before, await rootSnapshot(chroot));
+    await appendNote(ctx, `vm-run (${root.kvm ? 'KVM' : 'TCG'}) ran ${commands.length} post-install script(s): ${changes.changed} path(s) made or changed, ${changes.removed} removed`);
+    return { kvm: root.kvm, ...changes };
+  });
 }

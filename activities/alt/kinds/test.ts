@@ -1,6 +1,8 @@
 // test on the alt toolchain: `run` tests in a hasher root, `boot` tests on the host.
+import * as fs from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import { stepFailed } from '../../failures';
+import { isolationFor } from '../../../plan/recipe-dir';
+import { badInput, stepFailed } from '../../failures';
 import { defineKind, type KindExecutor } from '../../kinds/registry';
 import * as argv from '../argv';
 import { runAltBootTest } from '../boot';
@@ -24,6 +26,12 @@ export function testKind(host: HostSource): KindExecutor {
     const carried = await readCarried(ctx.step.id, ctx.inputs);
     const repo = await stagePartnerRepo(ctx, carried);
     const useVm = argv.VM_RUN_ARCHES.includes(params.arch);
+    // A partner's test command is the partner's code: inside vm-run or not at all.
+    const isolation = isolationFor(ctx.owner ?? { kind: 'community' });
+    if (isolation === 'vm' && !useVm) {
+      throw badInput(`step "${ctx.step.id}": a partner's test commands run only inside vm-run, which has no VM for ${params.arch} (it serves ${argv.VM_RUN_ARCHES.join(', ')})`);
+    }
+    await fs.appendFile(ctx.logPath, `--- sborka: isolation ${isolation}: the test command runs ${useVm ? 'under vm-run inside hasher (a qemu VM)' : 'through hsh-run in the hasher chroot'}\n`);
     return withRoot(ctx, host(), { branch: params.branch, arch: params.arch, repos: carried.context.repos, needKvm: useVm, initroot: { withStuff: !!repo, repo } }, async (root) => {
       await runTool(ctx, installArgv(root, [...installNames(carried.lock), ...(useVm ? ['rpm-build-vm-run'] : [])]));
       const program = useVm ? argv.vmRun({ kvm: root.kvm ? 'try' : 'tcg', command: t.argv }) : t.argv;
@@ -40,7 +48,7 @@ export function testKind(host: HostSource): KindExecutor {
       }
       if (run !== 'expected-failure' && t.exitCode !== 0) throw stepFailed(`step "${ctx.step.id}": expected exit code ${t.exitCode}, got 0`);
       if (t.output !== undefined && !output.includes(t.output)) throw stepFailed(`step "${ctx.step.id}": output lacks ${JSON.stringify(t.output)}`);
-      return { values: { passed: true, vm: useVm, kvm: root.kvm } };
+      return { values: { passed: true, vm: useVm, kvm: root.kvm, isolation } };
     });
   });
 }
