@@ -16,7 +16,9 @@ interface At<T> {
 /** The part of a product draft the check reads. */
 export interface AltTargetDraft {
   profile?: At<string>;
-  outputs: ReadonlyMap<string, At<{ format: string; compression?: string }>>;
+  /** A recipe's own tree: its conf.d, not the catalogue, decides (on the worker, activities/alt/kinds/build.ts). */
+  profilesTree?: At<string>;
+  outputs: ReadonlyMap<string, At<{ format: string; compression?: string; profile?: string }>>;
 }
 
 const COMMIT = MKIMAGE_PROFILES_COMMIT.slice(0, 7);
@@ -39,26 +41,40 @@ function hintFor(target: string, cls: TargetClass, arch: string): string {
 
 /** Errors for outputs whose mkimage-profiles target does not exist for this arch. */
 export function checkAltTargets(d: AltTargetDraft, toolchain: string, arch: string, sink: DiagnosticSink): void {
-  if (toolchain !== 'alt' || !d.profile) return;
+  if (toolchain !== 'alt') {
+    // The format table lets every toolchain's outputs take `profile`; only alt has mkimage-profiles.
+    for (const [format, o] of d.outputs) {
+      if (o.value.profile !== undefined) sink.error('output-profile-needs-alt', `output ${format}: \`profile ${o.value.profile}\` names an mkimage-profiles target, and the ${toolchain} toolchain has none`, o.span, 'drop the `profile` line: the debian writers build every format from the one root');
+    }
+    if (d.profilesTree) sink.error('profiles-tree-needs-alt', `\`profiles-tree\` is an mkimage-profiles tree, and the ${toolchain} toolchain builds without one`, d.profilesTree.span, 'drop the `profiles-tree` line');
+    return;
+  }
+  // A fork may define targets upstream lacks: the worker checks them against its conf.d.
+  const catalogue = !d.profilesTree;
   const profile = d.profile;
-  const p = parseProfile(profile.value);
-  if (p && d.outputs.size === 0 && !isUpstreamTarget(profile.value)) {
+  const p = profile && parseProfile(profile.value);
+  if (catalogue && profile && p && d.outputs.size === 0 && !isUpstreamTarget(profile.value)) {
     sink.error('unknown-target', `mkimage-profiles (${COMMIT}) defines no \`${profile.value}\``, profile.span, hintFor(profile.value, p.cls, arch));
   }
   for (const [format, o] of d.outputs) {
-    const r = mkimageGoal(profile.value, o.value);
+    const own = o.value.profile;
+    // Without a profile of either kind compile.ts reports `missing-profile`.
+    if (own === undefined && !profile) continue;
+    const r = mkimageGoal(profile?.value ?? '', o.value);
     if ('problem' in r) {
-      sink.error('unknown-target', `output ${format}: ${r.problem}`, o.span, r.hint);
+      sink.error(r.code ?? 'unknown-target', `output ${format}: ${r.problem}`, o.span, r.hint);
       continue;
     }
     const { goal } = r;
-    if (isUpstreamTarget(goal.target, arch)) continue;
-    const via = goal.target === profile.value ? '' : ` (the ${format} of \`${profile.value}\`)`;
+    if (!catalogue || isUpstreamTarget(goal.target, arch)) continue;
+    const named = own ?? profile?.value;
+    const via = own !== undefined ? ` (output ${format}'s own \`profile\`)` : goal.target === named ? '' : ` (the ${format} of \`${named}\`)`;
     const only = targetArches(goal.target);
     if (only) {
       sink.error('target-not-for-arch', `mkimage-profiles (${COMMIT}) defines \`${goal.target}\`${via} for ${only.join(', ')} only, not ${arch}`, o.span, `drop ${arch} from the product's arches, or build ${arch} in a product of its own`);
       continue;
     }
-    sink.error('unknown-target', `mkimage-profiles (${COMMIT}) defines no \`${goal.target}\`${via}`, goal.target === profile.value ? profile.span : o.span, hintFor(goal.target, goal.cls, arch));
+    const at = own === undefined && goal.target === named && profile ? profile.span : o.span;
+    sink.error('unknown-target', `mkimage-profiles (${COMMIT}) defines no \`${goal.target}\`${via}`, at, hintFor(goal.target, goal.cls, arch));
   }
 }

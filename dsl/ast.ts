@@ -51,5 +51,10 @@ export function argText(a: Arg | undefined): string | undefined {
 
 /** Flattens comma lists: `arch a, b` gives [a, b]. */
 export function flatArgs(args: readonly Arg[]): Arg[] {
-  return args.flatMap((a) => (a.kind === 'list' ? a.items : [a]));
+  const out: Arg[] = [];
+  for (const a of args) {
+    if (a.kind !== 'list') out.push(a);
+    else for (const i of a.items) out.push(i);
+  }
+  return out;
 }

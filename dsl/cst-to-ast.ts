@@ -231,6 +231,7 @@ export class AstBuilder {
       this.sink.error('unterminated-string', 'string is not closed before the end of the line', span, 'add a closing `"`');
     }
     const body = raw.slice(1, closed ? -1 : undefined);
+    if (!body.includes('\\')) return body;
     let out = '';
     for (let i = 0; i < body.length; i++) {
       const c = body[i] as string;

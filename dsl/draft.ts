@@ -23,6 +23,8 @@ export interface Draft {
   arches: At<string>[];
   kernels?: At<string>[];
   profile?: At<string>;
+  /** `profiles-tree`: the recipe's own mkimage-profiles tree (a host path, joined to the recipe's directory). */
+  profilesTree?: At<string>;
   packages: Map<string, Span>;
   exclude: Map<string, Span>;
   repos: Map<string, At<Repo>>;
@@ -91,4 +93,29 @@ export function cloneDraft(d: Draft): Draft {
     publish: [...d.publish],
     pendingOn: [...d.pendingOn],
   };
+}
+
+/**
+ * Does a list of values hold this one? A set per list, kept while the list only grows: a
+ * list statement of n items costs O(n), not O(n²).
+ */
+const valueSets = new WeakMap<readonly unknown[], { size: number; values: Set<string> }>();
+export function holds<T>(list: readonly T[], value: string, key: (x: T) => string): boolean {
+  let s = valueSets.get(list);
+  if (!s || s.size !== list.length) {
+    s = { size: list.length, values: new Set(list.map(key)) };
+    valueSets.set(list, s);
+  }
+  return s.values.has(value);
+}
+
+/** Appends unless the list already holds the value (see holds). */
+export function addUnique<T>(list: T[], item: T, key: (x: T) => string): void {
+  if (holds(list, key(item), key)) return;
+  list.push(item);
+  const s = valueSets.get(list);
+  if (s) {
+    s.values.add(key(item));
+    s.size = list.length;
+  }
 }

@@ -4,7 +4,7 @@
 // blocks kept (at most one), comments kept where they were (before a statement, or at the
 // end of its line).
 // Only files that parse cleanly are formatted; fmt(fmt(x)) = fmt(x).
-import type { Arg, Comment, Stmt } from './ast';
+import type { Arg, Comment, RecipeAst, Stmt } from './ast';
 import type { Diagnostic } from './diagnostics';
 import { parseRecipe } from './parse';
 import { keptTogether } from './properties';
@@ -19,10 +19,14 @@ export interface FormatResult {
 
 export function formatRecipe(path: string, text: string): FormatResult {
   const { ast, sink } = parseRecipe(path, text);
-  if (sink.errorCount > 0) return { diagnostics: sink.items };
+  return formatParsed(ast, sink.items);
+}
+
+/** Formats a file already parsed (with the diagnostics its parse gave), e.g. one compile() read. */
+export function formatParsed(ast: RecipeAst, diagnostics: readonly Diagnostic[]): FormatResult {
+  if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics: [...diagnostics] };
   const printer = new Printer(ast.comments);
-  const out = printer.file(ast.statements);
-  return { text: out, diagnostics: sink.items };
+  return { text: printer.file(ast.statements), diagnostics: [...diagnostics] };
 }
 
 export function quoteString(value: string): string {

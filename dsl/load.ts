@@ -2,13 +2,40 @@
 // through a host, so the compiler itself stays pure (the CLI passes the filesystem).
 import { posix } from 'node:path';
 import type { RecipeAst, Stmt } from './ast';
-import type { DiagnosticSink } from './diagnostics';
+import { type Diagnostic, DiagnosticSink } from './diagnostics';
 import { parseRecipe } from './parse';
 import type { SourceFile } from './source';
 
 export interface SourceHost {
   /** The file's text, or undefined when it cannot be read. */
   read(path: string): string | undefined;
+  /**
+   * A store of parses by path and text: a host that compiles the same files again and again
+   * (a watch, the fuzz test) parses each unchanged file once. Entries are never mutated.
+   */
+  parses?: Map<string, CachedParse>;
+}
+
+/** A parse kept for reuse: its text (the key's check), result and the diagnostics it gave. */
+export interface CachedParse {
+  text: string;
+  source: SourceFile;
+  ast: RecipeAst;
+  diagnostics: readonly Diagnostic[];
+}
+
+function parseThrough(host: SourceHost, path: string, text: string, sink: DiagnosticSink): { source: SourceFile; ast: RecipeAst } {
+  const cache = host.parses;
+  if (!cache) return parseRecipe(path, text, sink);
+  let hit = cache.get(path);
+  if (!hit || hit.text !== text) {
+    const own = new DiagnosticSink();
+    const { source, ast } = parseRecipe(path, text, own);
+    hit = { text, source, ast, diagnostics: own.items };
+    cache.set(path, hit);
+  }
+  for (const d of hit.diagnostics) sink.add(d);
+  return hit;
 }
 
 export interface LoadedFile {
@@ -41,7 +68,7 @@ export function loadRecipes(entries: readonly string[], host: SourceHost, sink: 
       else sink.error('file-not-found', `cannot read \`${path}\``, { file: path, offset: 0, length: 0, line: 1, col: 1 });
       return;
     }
-    const { source, ast } = parseRecipe(path, text, sink);
+    const { source, ast } = parseThrough(host, path, text, sink);
     const file: LoadedFile = { path, source, ast };
     loaded.set(path, file);
     stack.push(path);

@@ -1,7 +1,7 @@
 // The recipe grammar (Chevrotain, concrete syntax tree only; cst-to-ast.ts gives it meaning).
 // Every statement is one rule alternative that starts with its keyword; blocks are their
 // own rules, so the AST builder can read any statement as: keyword, arguments, block.
-import { CstParser, EOF, tokenMatcher, type CstNode, type IRecognitionException, type IToken, type TokenType } from 'chevrotain';
+import { CstParser, EOF, tokenMatcher, type CstNode, type IRecognitionException, type IToken, type ITokenGrammarPath, type TokenType } from 'chevrotain';
 import { allTokens, Arrow, Comma, Duration, Integer, K, LCurly, Name, PackageRef, RCurly, Size, StringLit } from './tokens';
 
 /** Syntax errors after which parsing stops: past these the rest is noise, and each costs time. */
@@ -11,6 +11,8 @@ export const MAX_NESTING = 64;
 
 /** Tokens the recovery looks ahead for a place to resume: Chevrotain looks to the end of the file. */
 const RESYNC_WINDOW = 1000;
+
+type GrammarPath = ITokenGrammarPath;
 
 /** Thrown from inside the parser to end a parse (not a recognition error: Chevrotain rethrows it). */
 class StopParsing extends Error {}
@@ -47,6 +49,10 @@ export class RecipeParser extends CstParser {
     if (tooDeepAt) return { cst: undefined, errors: [], tooDeepAt };
     this.input = tokens;
     this.errorCount = 0;
+    // Chevrotain's recognition errors are Errors, and it makes (and drops) many while it
+    // recovers: without stack traces, which nobody reads, each costs a fraction.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       const cst = this.file();
       return { cst, errors: this.errors };
@@ -54,7 +60,26 @@ export class RecipeParser extends CstParser {
       if (!(e instanceof StopParsing)) throw e;
       const errors = this.errors.slice(0, MAX_SYNTAX_ERRORS);
       return { cst: undefined, errors, stoppedAt: errors[errors.length - 1]?.token };
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
     }
+  }
+
+  /** Tokens that may follow a place in the grammar, by place: the same on every error there. */
+  private readonly followsByPath = new Map<string, TokenType[]>();
+
+  /**
+   * Chevrotain's in-rule recovery walks the grammar for the tokens that may follow the
+   * failed one, on every error; the answer depends only on the place, so it is kept.
+   */
+  protected override getNextPossibleTokenTypes(path: GrammarPath): TokenType[] {
+    const key = `${path.ruleStack.join(' ')}|${path.occurrenceStack.join(' ')}|${path.lastTok.name}|${path.lastTokOccurrence}`;
+    let follows = this.followsByPath.get(key);
+    if (!follows) {
+      follows = super.getNextPossibleTokenTypes(path);
+      this.followsByPath.set(key, follows);
+    }
+    return follows;
   }
 
   /** Chevrotain calls this for every syntax error it records. */
@@ -154,6 +179,7 @@ export class RecipeParser extends CstParser {
       { ALT: () => { this.CONSUME(K.settings); this.SUBRULE(this.settingsBody); } },
       { ALT: () => { this.CONSUME(K.files); this.consume(4, StringLit); this.CONSUME(Arrow); this.consume(5, StringLit); } },
       { ALT: () => { this.CONSUME(K.sources); this.consume(12, StringLit); } },
+      { ALT: () => { this.CONSUME(K.profilesTree); this.consume(13, StringLit); } },
       { ALT: () => {
         this.CONSUME(K.script);
         this.consume(6, Name);
@@ -293,6 +319,8 @@ export class RecipeParser extends CstParser {
       { ALT: () => { this.CONSUME(K.size); this.CONSUME(Size); } },
       { ALT: () => { this.CONSUME(K.tag); this.CONSUME(StringLit); } },
       { ALT: () => { this.CONSUME(K.compression); this.CONSUME(Name); } },
+      { ALT: () => { this.CONSUME(K.label); this.CONSUME2(StringLit); } },
+      { ALT: () => { this.CONSUME(K.profile); this.CONSUME2(Name); } },
     ]);
   });
 

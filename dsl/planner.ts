@@ -124,7 +124,7 @@ function planVariant(v: ResolvedVariant, recipeDigest: string): BuildPlan['varia
       kind: 'build',
       title: `${o.format} image`,
       needs: ['configure'],
-      params: { ...target, output, ...(v.profile ? { profile: v.profile } : {}), fileName },
+      params: { ...target, output, ...(v.profile ? { profile: v.profile } : {}), ...(v.profilesTree ? { profilesTree: v.profilesTree } : {}), fileName },
       retry: { maximumAttempts: 2, initialIntervalMs: 10_000, backoffCoefficient: 2, maximumIntervalMs: 5 * MIN },
       timeouts: { startToCloseMs: 6 * HOUR, heartbeatMs: 5 * MIN },
     }));

@@ -74,9 +74,15 @@ export class Resolver implements Ctx {
 
   /**
    * The draft of a product or variant. With an arch, that arch's `on` blocks are applied;
-   * without one they are only checked.
+   * without one they are only checked (ask without an arch first: the arch's own drafts
+   * leave the checks to that call). The draft may be shared: the caller only reads it.
    */
   draft(decl: Decl, arch?: string): Draft | undefined {
+    return this.layered(decl, arch)?.d;
+  }
+
+  /** `own` when the draft is a copy made for this call, which the caller may change. */
+  private layered(decl: Decl, arch: string | undefined): { d: Draft; own: boolean } | undefined {
     if (decl.kind === 'variant') {
       const productName = decl.base?.name ?? '';
       const product = this.decls.products.get(productName);
@@ -86,32 +92,47 @@ export class Resolver implements Ctx {
         else this.err('unknown-product', `\`${productName}\` is not a product`, span, didYouMean(productName, this.productNames('product')));
         return undefined;
       }
-      const d = this.draft(product, arch);
-      if (!d) return undefined;
+      const p = this.layered(product, arch);
+      if (!p) return undefined;
+      // A shared draft still lists its `on` blocks, which count as applied.
+      const d = p.own ? p.d : { ...cloneDraft(p.d), pendingOn: [] };
       this.applyBody(d, decl.body, 'product');
       this.applyPendingOn(d, arch);
-      return d;
+      return { d, own: true };
     }
     const chain = this.chain(decl);
     if (chain.length === 0) return undefined;
-    const d = this.chainDraft(chain);
-    this.applyPendingOn(d, arch);
-    return d;
+    const base = this.chainDraft(chain);
+    if (arch === undefined) {
+      // Checks only: every block goes onto a throwaway draft.
+      this.applyPendingOn({ ...base, pendingOn: [...base.pendingOn] }, undefined);
+      return { d: base, own: false };
+    }
+    const toolchain = base.toolchain?.value ?? 'alt';
+    const wanted = canonicalArch(toolchain, arch);
+    const matching = base.pendingOn.filter((b) => flatArgs(b.arches).some((a) => canonicalArch(toolchain, argText(a) ?? '') === wanted));
+    if (matching.length === 0) return { d: base, own: false };
+    const d = cloneDraft(base);
+    d.pendingOn = [];
+    for (const block of matching) this.applyBody(d, block.body, 'on');
+    return { d, own: true };
   }
 
   /**
-   * The draft of a valid chain before its `on` blocks (a fresh copy). Each product's is kept,
-   * so a base shared by many products, and a product asked for per arch, is applied once.
+   * The draft of a valid chain before its `on` blocks, kept per product so that a base shared
+   * by many products, and a product asked for per arch, is applied once. Never changed after.
    */
   private chainDraft(chain: readonly Decl[]): Draft {
     let i = chain.length - 1;
     while (i >= 0 && !this.applied.has((chain[i] as Decl).name)) i--;
     const known = i >= 0 ? this.applied.get((chain[i] as Decl).name) : undefined;
-    const d = known ? cloneDraft(known) : emptyDraft();
+    if (known && i === chain.length - 1) return known;
+    let d = known ? cloneDraft(known) : emptyDraft();
     for (let j = i + 1; j < chain.length; j++) {
       const c = chain[j] as Decl;
+      if (j > i + 1) d = cloneDraft(d);
       this.applyBody(d, c.body, 'product');
-      this.applied.set(c.name, cloneDraft(d));
+      this.applied.set(c.name, d);
     }
     return d;
   }
@@ -120,13 +141,16 @@ export class Resolver implements Ctx {
     const blocks = d.pendingOn;
     d.pendingOn = [];
     const toolchain = d.toolchain?.value ?? 'alt';
+    let built: Set<string> | undefined;
     for (const block of blocks) {
       const arches = flatArgs(block.arches);
       for (const a of arches) {
         const text = argText(a) ?? '';
-        if (!canonicalArch(toolchain, text)) {
+        const canonical = canonicalArch(toolchain, text);
+        built ??= new Set(d.arches.map((x) => canonicalArch(toolchain, x.value) ?? ''));
+        if (!canonical) {
           this.err('unknown-arch', `\`${text}\` is not an architecture the ${toolchain} toolchain builds`, a.span, didYouMean(text, archSpellings(toolchain)));
-        } else if (!d.arches.some((x) => canonicalArch(toolchain, x.value) === canonicalArch(toolchain, text))) {
+        } else if (!built.has(canonical)) {
           this.err('on-arch-not-built', `\`on ${text}\` names an architecture this product does not build`, a.span, `add it to \`arch\` or remove the block`);
         }
       }

@@ -20,7 +20,20 @@ export function checkLicenseId(id: string): Problem | undefined {
   return { message: `\`${id}\` is neither an SPDX license id nor a \`LicenseRef-\` id`, hint };
 }
 
+/** Hints by id: a distance to each of ~600 SPDX ids is worth computing once per misspelling. */
+const licenseHints = new Map<string, string>();
+
 function suggestLicense(id: string): string {
+  let hint = licenseHints.get(id);
+  if (hint === undefined) {
+    if (licenseHints.size >= 10_000) licenseHints.clear();
+    hint = suggestLicenseUncached(id);
+    licenseHints.set(id, hint);
+  }
+  return hint;
+}
+
+function suggestLicenseUncached(id: string): string {
   const c = closest(id, SPDX);
   return c ? `did you mean \`${c}\`? (or name your own as \`LicenseRef-${id.replace(/[^A-Za-z0-9.-]/g, '-')}\`)` : `name your own license as \`LicenseRef-${id.replace(/[^A-Za-z0-9.-]/g, '-')}\``;
 }

@@ -65,6 +65,9 @@ export const buildKinds = {
     output: Output,
     /** mkimage-profiles target on the alt toolchain (distro/regular-xfce). */
     profile: z.string().optional(),
+    /** The recipe's own mkimage-profiles tree (a fork), relative to recipeDir; the worker's own tree without it. */
+    profilesTree: RelativePath.optional(),
+    recipeDir,
     /** File name of the image inside the step's outputs. */
     fileName: FileName,
   }).strict(),

@@ -115,6 +115,8 @@ export const ResolvedVariant = z.object({
   flavour: Name,
   kernel: z.string().optional(),
   profile: z.string().optional(),
+  /** The recipe's own mkimage-profiles tree (a partner's fork), relative to the recipe's directory. */
+  profilesTree: z.string().optional(),
   packages: z.array(z.string()),
   exclude: z.array(z.string()),
   repos: z.array(Repo),

@@ -29,7 +29,7 @@ export function reportsDirName(imagePath: string): string {
 /** Files a REPORT=1 build leaves in the reports directory. */
 export const REPORT_FILES = ['list-rpms.txt', 'list-srpms.txt', 'pkg.list', 'build.cfg', 'build.log'] as const;
 
-/** The m-p goal for a recipe's profile and output (plan/mkimage-goal.ts has the rule). */
+/** The m-p goal of an output: from its own `profile` when it names one, else from the recipe's (plan/mkimage-goal.ts has the rule). */
 export function mkimageTarget(profile: string, output: Output): { cls: 'distro' | 'vm' | 've'; name: string; type: string } {
   const r = mkimageGoal(profile, output);
   if ('problem' in r) throw new Error(`${r.problem}${r.hint ? ` (${r.hint})` : ''}`);

@@ -2,7 +2,7 @@
 // (and their options), source packages, overlays and scripts.
 import { posix } from 'node:path';
 import { argText, flatArgs, type Stmt } from '../ast';
-import type { Draft } from '../draft';
+import { addUnique, type Draft } from '../draft';
 import type { Repo } from '../../plan/model';
 import { didYouMean } from '../suggest';
 import { checkAbsoluteTarget, checkRelativeSource } from '../values';
@@ -118,7 +118,7 @@ export const CONTENT: readonly Property<Draft>[] = [
         return;
       }
       const path = ctx.fromFile(a.span.file, a.value);
-      if (!d.sources.some((x) => x.value === path)) d.sources.push({ value: path, span: a.span });
+      addUnique(d.sources, { value: path, span: a.span }, (x) => x.value);
     },
   },
   {

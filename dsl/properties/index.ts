@@ -68,6 +68,20 @@ function standsIn(block: Block): string {
  * statement of any block) stands.
  */
 export function unknownStatement(word: string, block: Block | undefined): { message: string; hint?: string } {
+  // A broken file asks for the same few words again and again; each answer is a few edit distances.
+  const key = `${block ?? ''}\0${word}`;
+  let known = unknownAnswers.get(key);
+  if (!known) {
+    if (unknownAnswers.size >= 10_000) unknownAnswers.clear();
+    known = unknownStatementUncached(word, block);
+    unknownAnswers.set(key, known);
+  }
+  return known;
+}
+
+const unknownAnswers = new Map<string, { message: string; hint?: string }>();
+
+function unknownStatementUncached(word: string, block: Block | undefined): { message: string; hint?: string } {
   const message = `\`${word}\` is not a ${block ? BLOCKS[block].noun : 'statement'} here`;
   const statements = PROPERTIES.filter((p) => p.keyword !== '');
   const near = closest(word, statements.filter((p) => block === undefined || p.block === block).map((p) => p.keyword));

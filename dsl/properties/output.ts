@@ -5,8 +5,8 @@ import type { Draft } from '../draft';
 import { LIMITS } from '../../plan/literals';
 import type { Output } from '../../plan/model';
 import { didYouMean } from '../suggest';
-import { COMPRESSIONS, OUTPUT_FORMATS, OUTPUT_OPTIONS, type OutputFormat } from '../values';
-import { applyBlock } from './apply';
+import { checkProfile, COMPRESSIONS, OUTPUT_FORMATS, OUTPUT_OPTIONS, type OutputFormat } from '../values';
+import { applyBlock, atString } from './apply';
 import { BOTH, type Property } from './types';
 
 export const OUTPUT_OPTION_ROWS: readonly Property<Output>[] = [
@@ -40,6 +40,25 @@ export const OUTPUT_OPTION_ROWS: readonly Property<Output>[] = [
       const c = argText(a) ?? '';
       if (!(COMPRESSIONS as readonly string[]).includes(c)) ctx.err('unknown-compression', `\`${c}\` is not a compression`, a.span, didYouMean(c, COMPRESSIONS) ?? `one of ${COMPRESSIONS.join(', ')}`);
       else out.compression = c as Output['compression'];
+    },
+  },
+  {
+    keyword: 'label', block: 'output', syntax: 'label "TEXT"', merge: 'scalar', toolchains: BOTH,
+    doc: 'an ISO\'s volume label and boot menu title; default: the file name',
+    apply: (ctx, out, o) => {
+      const a = o.args[0];
+      if (a?.kind !== 'string') return;
+      // ISO 9660 volume ids hold 32 characters; GRUB's menu and xorriso take these as they are.
+      if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,31}$/.test(a.value)) ctx.err('invalid-label', `\`${a.value}\` is not a volume label (letters, digits, space . _ -; up to 32)`, a.span);
+      else out.label = a.value;
+    },
+  },
+  {
+    keyword: 'profile', block: 'output', syntax: 'profile KIND/TARGET', merge: 'scalar', toolchains: ['alt'],
+    doc: 'the mkimage-profiles target of this output when it is not the product\'s: `vm/` for img and qcow2, `ve/` for tar and oci, `distro/` for iso',
+    apply: (ctx, out, o) => {
+      const v = atString(o.args[0]);
+      if (v && !ctx.problem('invalid-profile', checkProfile(v.value), v.span)) out.profile = v.value;
     },
   },
 ];

@@ -3,10 +3,10 @@
 import { argText, flatArgs, type Arg, type Stmt } from '../ast';
 import { type ToolchainName, TOOLCHAINS } from '../../plan/arches';
 import type { DiagnosticSink } from '../diagnostics';
-import type { At, Draft, WaiverAt } from '../draft';
+import { addUnique, type At, type Draft, type WaiverAt } from '../draft';
 import { isCalendarDate, LIMITS } from '../../plan/literals';
 import { didYouMean } from '../suggest';
-import { checkCron, checkProfile, checkTimezone } from '../values';
+import { checkCron, checkProfile, checkRelativeSource, checkTimezone } from '../values';
 import { atString } from './apply';
 import { BOTH, type Property } from './types';
 
@@ -54,7 +54,7 @@ export const IDENTITY: readonly Property<Draft>[] = [
     apply: (_ctx, d, s) => {
       for (const a of flatArgs(s.args)) {
         const v = atString(a);
-        if (v && !d.arches.some((x) => x.value === v.value)) d.arches.push(v);
+        if (v) addUnique(d.arches, v, (x) => x.value);
       }
     },
   },
@@ -71,6 +71,15 @@ export const IDENTITY: readonly Property<Draft>[] = [
     apply: (ctx, d, s) => {
       const v = atString(s.args[0]);
       if (v && !ctx.problem('invalid-profile', checkProfile(v.value), v.span)) d.profile = v;
+    },
+  },
+  {
+    keyword: 'profiles-tree', block: 'product', inOn: false, syntax: 'profiles-tree "PATH"', merge: 'scalar', toolchains: ['alt'],
+    doc: 'the recipe\'s own mkimage-profiles tree (a fork), relative to the recipe; its targets are checked on the worker, not against the catalogue',
+    apply: (ctx, d, s) => {
+      const a = s.args[0];
+      if (a?.kind !== 'string' || ctx.problem('path-escapes-root', checkRelativeSource(a.value), a.span)) return;
+      d.profilesTree = { value: ctx.fromFile(a.span.file, a.value), span: a.span };
     },
   },
 ];

@@ -1,6 +1,6 @@
 // Rows of `settings { }`: the installed system's configuration, its users and services.
 import { argText, flatArgs, type Stmt } from '../ast';
-import type { At, Draft } from '../draft';
+import { addUnique, type At, type Draft } from '../draft';
 import type { User } from '../../plan/model';
 import { checkAbsoluteTarget, checkHostname, checkLocale, checkPasswordHash, checkTimezone, type Problem } from '../values';
 import { applyBlock } from './apply';
@@ -31,7 +31,7 @@ export const USER_OPTIONS: readonly Property<User>[] = [
     apply: (_ctx, user, o) => {
       for (const g of flatArgs(o.args)) {
         const t = argText(g);
-        if (t && !user.groups.includes(t)) user.groups.push(t);
+        if (t) addUnique(user.groups, t, (x) => x);
       }
     },
   },

@@ -58,6 +58,7 @@ const TARGET_PACKAGES: Record<string, string> = {
   'vm/regular-xfce': 'xfce4-default kernel-image-std-def',
   'distro/regular-jeos-systemd': 'systemd grub',
   'vm/regular-jeos-systemd': 'systemd',
+  'vm/regular-systemd': 'systemd openssh-server',
   'distro/regular-server-systemd': 'systemd grub openssh-server',
   'vm/opennebula-systemd': 'systemd opennebula-context openssh-server',
   'vm/alt-mobile-phosh-pine': 'systemd phosh kernel-image-pine',

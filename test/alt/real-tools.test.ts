@@ -98,7 +98,7 @@ describe('item 2: targets mkimage-profiles defines', () => {
     fs.rmSync(path.join(fake.profiles, 'conf.d', 'upstream.mk'));
     fs.writeFileSync(path.join(fake.profiles, 'conf.d', 'fork.mk'), 'vm/regular-jeos-sytemd: ; @:\n');
     const err = await chain('products/regular-jeos.sborka', ['resolve', 'prepare-root', 'configure', 'build-img']).catch((e: unknown) => e);
-    expect(err).toMatchObject({ type: 'BadInput', message: expect.stringContaining(`the profiles tree ${fake.profiles} defines no vm/regular-jeos-systemd for x86_64 (conf.d/*.mk), so \`make vm/regular-jeos-systemd.img\` would stop with "No rule to make target"; did you mean \`vm/regular-jeos-sytemd\`?`) });
+    expect(err).toMatchObject({ type: 'BadInput', message: expect.stringContaining(`the profiles tree ${fake.profiles} (SBORKA_ALT_PROFILES) defines no vm/regular-jeos-systemd for x86_64 (conf.d/*.mk), so \`make vm/regular-jeos-systemd.img\` would stop with "No rule to make target"; did you mean \`vm/regular-jeos-sytemd\`?`) });
   });
 });
 

@@ -103,10 +103,11 @@ describe('alt toolchain through the workflow, on fakes written from the upstream
       const goals = callsOf('make').map((c) => `${c.find((a) => a.startsWith('ARCH='))} ${c[c.length - 1]}`);
       for (const v of plan.variants) {
         for (const s of v.steps.filter((x) => x.kind === 'build')) {
-          const p = s.params as { profile: string; output: { format: string } };
-          const profile = p.profile.split('/');
-          const cls = p.output.format === 'iso' ? 'distro' : ['img', 'qcow2'].includes(p.output.format) ? 'vm' : profile[0];
-          expect(goals.some((g) => g.startsWith(`ARCH=${v.arch} ${cls}/${profile[1]}-sborka.`))).toBe(true);
+          const p = s.params as { profile: string; output: { format: string; profile?: string } };
+          // An output's own profile is its target as written; the product's maps by the format.
+          const profile = (p.output.profile ?? p.profile).split('/');
+          const cls = p.output.profile ? profile[0] : p.output.format === 'iso' ? 'distro' : ['img', 'qcow2'].includes(p.output.format) ? 'vm' : profile[0];
+          expect([s.id, goals.some((g) => g.startsWith(`ARCH=${v.arch} ${cls}/${profile[1]}-sborka.`))]).toEqual([s.id, true]);
         }
         const r = result.variants.find((x) => x.variantId.split('.')[1] === v.arch)!;
         for (const a of r.result!.artifacts.filter((x) => x.name !== 'lock')) {
@@ -119,6 +120,18 @@ describe('alt toolchain through the workflow, on fakes written from the upstream
       expect(hsh.some((c) => c.some((a) => a.startsWith('--with-qemu=') && a !== '--with-qemu=riscv64'))).toBe(false);
     }, 300_000);
   }
+
+  it('a partner\'s product on its own profiles tree (a fork): built from the fork, with a target upstream lacks', async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'acme-'));
+    fs.cpSync(path.join(__dirname, 'fixtures', 'acme-fork'), dir, { recursive: true });
+    const plan = altPlan(path.join(dir, 'acme-kiosk.sborka'));
+    fake.clearCalls();
+    const result = await build(plan, 'b-acme-fork');
+    expect([result.state, result.variants.map((v) => v.error ?? null)]).toEqual(['succeeded', [null]]);
+    expect(callsOf('make').map((c) => c[c.length - 1])).toEqual(['vm/acme-kiosk-sborka.qcow2']);
+    const built = result.variants[0]!.result!.artifacts.find((a) => a.name === 'qcow2')!;
+    expect(fs.readFileSync(built.file!, 'utf8').split('\n')[0]).toBe('fake qcow2 image of vm/acme-kiosk-sborka.qcow2 for x86_64');
+  }, 300_000);
 
   it('a plan naming a target the worker\'s tree lacks (made before the check, or by hand) fails at the build with make\'s rule', async () => {
     const plan = altPlan('products/mobile-rk3399.sborka');

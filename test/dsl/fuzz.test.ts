@@ -4,9 +4,9 @@
 // inside its file, and each input stays within a generous time bound.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compile } from '../../dsl/compile';
+import { compile, type SourceHost } from '../../dsl/compile';
 import type { Diagnostic } from '../../dsl/diagnostics';
-import { formatRecipe } from '../../dsl/format';
+import { formatParsed, formatRecipe } from '../../dsl/format';
 import { planProduct } from '../../dsl/planner';
 import { SourceFile } from '../../dsl/source';
 import { KEYWORDS } from '../../dsl/tokens';
@@ -127,19 +127,34 @@ interface Failure {
   problem: string;
 }
 
-/** Runs one mutant through check, plan and fmt; returns what went wrong, if anything. */
+/**
+ * The issue's bound is a second per 100 KB. On a loaded 2-core CI machine a test must not
+ * fail on a neighbour's burst, so each input gets ten times that, at least 5 s: this catches
+ * a hang or a blowup by orders of magnitude. A super-linear cost that stays within it is what
+ * the complexity test below looks for, by ratio.
+ */
+const boundMs = (chars: number): number => Math.max(5000, 10 * (chars / 100_000) * 1000);
+
+/**
+ * Parses of the unmutated files, kept across mutants through the host: each mutant reparses
+ * only its own entry (whose text differs), not the imports every product shares.
+ */
+const parses: NonNullable<SourceHost['parses']> = new Map();
+
+/** Runs one mutant through check, plan (when it checks clean) and fmt; returns what went wrong, if anything. */
 function exercise(entry: string, text: string): string | undefined {
-  // Generous: a second per 100 KB (at least one), five times over for a loaded machine.
-  const bound = 5 * Math.max(1000, (text.length / 100_000) * 1000);
+  const bound = boundMs(text.length);
   const t0 = performance.now();
   const texts = new Map([...ORIGINALS, [entry, text]]);
   try {
-    const c = compile([entry], { read: (p) => texts.get(p) });
+    const c = compile([entry], { read: (p) => texts.get(p), parses });
     const bad = c.diagnostics.find((d) => !positioned(d, c.sources, texts));
     if (bad) return `check: diagnostic outside the file: ${JSON.stringify(bad)}`;
     if (c.errorCount === 0) for (const p of c.buildable.slice(0, 2)) planProduct(c, p);
-    const f = formatRecipe(entry, text);
-    const badF = f.diagnostics.find((d) => !positioned(d, new Map(), texts));
+    // fmt prints the parse compile() made of the entry (the same parseRecipe, not run twice).
+    const parsed = parses.get(entry);
+    const f = parsed?.text === text ? formatParsed(parsed.ast, parsed.diagnostics) : formatRecipe(entry, text);
+    const badF = f.diagnostics.find((d) => !positioned(d, c.sources, texts));
     if (badF) return `fmt: diagnostic outside the file: ${JSON.stringify(badF)}`;
   } catch (e) {
     return `threw: ${(e as Error).stack ?? String(e)}`;
@@ -178,5 +193,50 @@ describe('fuzzing the compiler with mutated products/ recipes', () => {
 
   it('big inputs: long lists, deep nesting, megabyte lines, huge strings (70)', () => {
     expect(fuzz(BIG, 70, 3_000_000, 1)).toEqual([]);
+  });
+});
+
+// Super-linear costs, found by ratio rather than by a clock: the same shape at size n and 8n
+// through check, plan and fmt. Linear work gives a ratio near 8, quadratic near 64; the
+// limit of 45 leaves room for a loaded machine's noise (garbage collection counts in the
+// process's CPU time), and CPU time (the best of a few runs) is what counts, not wall time.
+const HEAD = 'product p {\n  branch p11\n  profile distro/regular-jeos-systemd\n';
+const csv = (n: number, item: (i: number) => string): string => many(n, item, ', ');
+const SHAPES: Record<string, (n: number) => string> = {
+  'an arch list of distinct unknown arches': (n) => `${HEAD}  arch x86_64, ${csv(n, (i) => `a${i}`)}\n  output iso\n}\n`,
+  'a packages block and an exclude list': (n) => `${HEAD}  arch x86_64\n  packages {\n${many(n, (i) => `    pkg-${i}`, '\n')}\n    exclude ${csv(n, (i) => `pkg-${i * 2}`)}\n  }\n  output iso\n}\n`,
+  'on blocks nested three deep': (n) => `${HEAD}  arch x86_64, aarch64\n${many(n / 4, (i) => `  on x86_64 {\n    on x86_64 {\n      on x86_64 {\n        packages {\n          p-${i}\n        }\n      }\n    }\n  }`, '\n')}\n  output iso\n}\n`,
+  'many products of one base': (n) => `${HEAD}  arch x86_64\n}\n${many(n / 4, (i) => `product q${i} extends p {\n  title "q ${i}"\n  output iso\n}`, '\n')}\n`,
+  'a long string line': (n) => `${HEAD}  arch x86_64\n  title "${'t{arch}'.repeat(n)}"\n  output iso\n}\n`,
+  'a long comment and a long name': (n) => `# ${'c'.repeat(n * 10)}\n${HEAD}  arch x86_64\n  profile ${'n'.repeat(n * 10)}\n  output iso\n}\n`,
+  'many broken statements': (n) => `${HEAD}${many(n, (i) => pick(prng(i), ['arch', 'title 1', '"s"', '= 1', 'on {', 'locale x']), '\n')}\n}\n`,
+};
+
+function cpuMs(fn: () => void, runs: number): number {
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
+    fn();
+    const c = process.cpuUsage(c0);
+    best = Math.min(best, (c.user + c.system) / 1000);
+  }
+  return best;
+}
+
+function runShape(text: string): void {
+  const c = compile(['c.sborka'], { read: (p) => (p === 'c.sborka' ? text : undefined) });
+  if (c.errorCount === 0) for (const p of c.buildable) planProduct(c, p);
+  formatRecipe('c.sborka', text);
+}
+
+describe('no input shape costs more than linear time', () => {
+  const N = 200;
+  it.each(Object.keys(SHAPES))('%s: 8x the input, well under 45x the CPU time', (shape) => {
+    const make = SHAPES[shape] as (n: number) => string;
+    const small = make(N);
+    const large = make(8 * N);
+    runShape(small); // warm the JIT
+    const ratio = cpuMs(() => runShape(large), 3) / Math.max(1, cpuMs(() => runShape(small), 5));
+    expect({ shape, ratio: +ratio.toFixed(1), superLinear: ratio >= 45 }).toEqual({ shape, ratio: +ratio.toFixed(1), superLinear: false });
   });
 });

@@ -13,6 +13,10 @@ import { treeTargets } from '../profiles-tree';
 import { didYouMean } from '../../../dsl/suggest';
 import { formatRpmQa, parseListRpms, rpmFileName } from '../rpm-list';
 import { runTool } from '../tools';
+import { digestTree } from '../../host-digest';
+import { checkOverlayTree, recipeInput } from '../../recipe-inputs';
+import type { Config } from '../../../config/config';
+import type { StepParams } from '../../../plan/step-params';
 import { installArgv, queryRoot, stagePartnerRepo, withRoot, type HostSource } from './shared';
 
 export const RPM_QA_FILE = 'rpm-qa.tsv';
@@ -39,15 +43,17 @@ export function buildKind(host: HostSource): KindExecutor {
     const partner = await stagePartnerRepo(ctx, carried);
     const ownName = `${target.name}-sborka`;
     const profiles = path.join(ctx.workDir, 'profiles');
-    await fs.cp(h.profilesDir, profiles, { recursive: true }).catch((err: Error) => {
-      throw badInput(`step "${ctx.step.id}": cannot copy mkimage-profiles from ${h.profilesDir} (SBORKA_ALT_PROFILES): ${err.message}`);
+    const tree = await profilesSource(ctx.step.id, params, ctx.config, h.profilesDir);
+    await fs.cp(tree.dir, profiles, { recursive: true }).catch((err: Error) => {
+      throw badInput(`step "${ctx.step.id}": cannot copy mkimage-profiles from ${tree.dir} (${tree.what}): ${err.message}`);
     });
-    // The worker's own tree decides (a partner's fork may define more than upstream).
+    // The tree the build uses decides: the recipe's fork when it names one, else the
+    // worker's own (`sborka check` left a fork's targets to this check).
     const defined = treeTargets(profiles, params.arch, params.branch);
     const base = `${target.cls}/${target.name}`;
     if (!defined.has(base)) {
       const hint = didYouMean(base, [...defined].filter((t) => t.startsWith(`${target.cls}/`)));
-      throw badInput(`step "${ctx.step.id}": the profiles tree ${h.profilesDir} defines no ${base} for ${params.arch} (conf.d/*.mk), so \`make ${base}.${target.type}\` would stop with "No rule to make target"${hint ? `; ${hint}` : ''}`);
+      throw badInput(`step "${ctx.step.id}": the profiles tree ${tree.dir} (${tree.what}) defines no ${base} for ${params.arch} (conf.d/*.mk), so \`make ${base}.${target.type}\` would stop with "No rule to make target"${hint ? `; ${hint}` : ''}`);
     }
     let fragment: string;
     try {
@@ -104,9 +110,27 @@ export function buildKind(host: HostSource): KindExecutor {
       const packages = await queryRoot(ctx, root);
       await fs.writeFile(path.join(ctx.outputsDir, RPM_QA_FILE), formatRpmQa(packages));
       await writeCarried(ctx.outputsDir, carried);
-      return { values: { image: params.fileName, size: image.size ?? null, foundVia: path.basename(image.via), rebuild: { params, inputs: Object.fromEntries(Object.entries(ctx.inputs).map(([id, e]) => [id, e.key])) }, target: `${target.cls}/${target.name}.${target.type}`, packages: packages.length, unapplied: carried.context.unapplied } };
+      return { values: { image: params.fileName, size: image.size ?? null, foundVia: path.basename(image.via), rebuild: { params, inputs: Object.fromEntries(Object.entries(ctx.inputs).map(([id, e]) => [id, e.key])) }, target: `${target.cls}/${target.name}.${target.type}`, packages: packages.length, unapplied: carried.context.unapplied, ...(params.profilesTree ? { profilesTree: params.profilesTree } : {}) } };
     });
-  });
+  }, buildHostInputs);
+}
+
+type BuildParams = StepParams<'build'>;
+
+/** The profiles tree a build copies: the recipe's (fenced like its other files) or the worker's. */
+async function profilesSource(stepId: string, params: BuildParams, config: Config, own: string): Promise<{ dir: string; what: string }> {
+  if (params.profilesTree === undefined) return { dir: own, what: 'SBORKA_ALT_PROFILES' };
+  const dir = await recipeInput(stepId, 'profilesTree', params.profilesTree, params.recipeDir, config);
+  // Copied and read by make on the host: no hard links or device files smuggled in.
+  await checkOverlayTree(stepId, 'profilesTree', dir);
+  return { dir, what: `the recipe's profiles-tree ${params.profilesTree}` };
+}
+
+/** A recipe's own tree joins the build's cache key, as overlays join configure's: an edited fork is rebuilt. */
+async function buildHostInputs(params: BuildParams, config: Config): Promise<string | undefined> {
+  if (params.profilesTree === undefined) return undefined;
+  const dir = await recipeInput('build', 'profilesTree', params.profilesTree, params.recipeDir, config);
+  return digestTree(path.dirname(dir), [path.basename(dir)]);
 }
 
 /** The lines of a failed build's log that say why: hasher-priv's and the tools' errors (lib/build.mk 7's GOTCHA and theirs). */
