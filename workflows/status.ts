@@ -2,9 +2,6 @@
 // and the HTTP API read it, so it is a zod schema and readers parse it; the workflows
 // only build values of these types (type-only imports keep zod out of the sandbox).
 import { z } from 'zod';
-// This module is read by clients and only type-imported by workflow code, so importing the
-// contract's schema does not put activity code into the workflow bundle.
-// eslint-disable-next-line no-restricted-imports
 import { StepProgress } from '../plan/step-contract';
 
 export const StepState = z.enum(['pending', 'running', 'cached', 'succeeded', 'failed', 'waiting', 'skipped', 'cancelled']);
