@@ -15,22 +15,10 @@ import { altDefaultQueues, altQueueProblems } from '../../activities/alt/queues'
 import { AltHost } from '../../activities/alt/host';
 import { altWorkerSetup } from '../../cli/commands/worker';
 import { StepInput, type StepResult } from '../../plan/step-contract';
-import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
-import { fakeHost, recipePlan, useFakes, type FakeHost } from './helpers';
+import { quietSdkLogger, silentLogger, testConfig } from '../activities/helpers';
+import { fakeHostEach, recipePlan } from './helpers';
 
-let fake: FakeHost;
-let undo: () => void;
-let stateDir: string;
-beforeEach(() => {
-  fake = fakeHost({ arches: ['x86_64'], emulate: ['aarch64'] });
-  undo = useFakes(fake);
-  stateDir = makeTmpDir('sborka-alt-state-');
-});
-afterEach(() => {
-  undo();
-  removeDir(fake.root);
-  removeDir(stateDir);
-});
+const fx = fakeHostEach({ arches: ['x86_64'], emulate: ['aarch64'] });
 
 const plan = recipePlan('products/partner-acme.sborka') as unknown as {
   variants: Array<{ arch: string; steps: Array<{ id: string; kind: string; params: Record<string, unknown>; needs: string[] }> }>;
@@ -38,8 +26,8 @@ const plan = recipePlan('products/partner-acme.sborka') as unknown as {
 const stepOf = (id: string, arch = 'x86_64') => plan.variants.find((v) => v.arch === arch)!.steps.find((s) => s.id === id)!;
 
 function runStep(step: unknown, inputs: Record<string, string> = {}, info: Partial<Info> = {}): Promise<StepResult> {
-  const registry = defaultRegistry({ alt: { host: fake.host } });
-  const { runStep: run } = createActivities({ config: testConfig(stateDir), logger: silentLogger, registry });
+  const registry = defaultRegistry({ alt: { host: fx.fake.host } });
+  const { runStep: run } = createActivities({ config: testConfig(fx.stateDir), logger: silentLogger, registry });
   const input = StepInput.parse({ buildId: 'b1', variantId: 'acme.x86_64', toolchain: { name: 'alt', version: '1' }, step, inputs });
   return new MockActivityEnvironment(info, { logger: quietSdkLogger }).run(run, input);
 }
@@ -53,8 +41,8 @@ async function chain(arch = 'x86_64', patch: (id: string, s: Record<string, unkn
   return results;
 }
 
-const tool = (name: string, args: string[]) => spawnSync(path.join(fake.bin, name), args, { encoding: 'utf8', env: { ...process.env, HOME: fake.root } });
-const callsOf = (name: string) => fake.calls().filter((c) => c[0] === name).map((c) => c.slice(1));
+const tool = (name: string, args: string[]) => spawnSync(path.join(fx.fake.bin, name), args, { encoding: 'utf8', env: { ...process.env, HOME: fx.fake.root } });
+const callsOf = (name: string) => fx.fake.calls().filter((c) => c[0] === name).map((c) => c.slice(1));
 
 describe('alt tools', () => {
   it('contract: hasher tools reject unknown options as getopt does, with exit 1', () => {
@@ -68,11 +56,11 @@ describe('alt tools', () => {
   });
 
   it('contract: hsh-run needs -- before the program, or getopt takes its options', () => {
-    fs.mkdirSync(path.join(fake.root, 'wd', 'chroot'), { recursive: true });
-    const r = tool('hsh-run', [path.join(fake.root, 'wd'), 'rpm', '-qa']);
+    fs.mkdirSync(path.join(fx.fake.root, 'wd', 'chroot'), { recursive: true });
+    const r = tool('hsh-run', [path.join(fx.fake.root, 'wd'), 'rpm', '-qa']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("hsh-run: invalid option -- 'a'");
-    const built = argv.hshRun({ workdir: path.join(fake.root, 'wd'), number: 1, program: ['rpm', '-qa'] });
+    const built = argv.hshRun({ workdir: path.join(fx.fake.root, 'wd'), number: 1, program: ['rpm', '-qa'] });
     expect(built.indexOf('--')).toBeLessThan(built.indexOf('rpm'));
   });
 
@@ -135,7 +123,7 @@ describe('alt image settings', () => {
   });
 
   it('contract: root password, post-install scripts (file and inline) and a file overlay reach mkimage-profiles', async () => {
-    const dir = path.join(fake.root, 'recipe');
+    const dir = path.join(fx.fake.root, 'recipe');
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'cleanup.sh'), 'rm -f /etc/machine-id\n');
     fs.writeFileSync(path.join(dir, 'issue'), 'Welcome\n');
@@ -170,7 +158,7 @@ describe('alt image settings', () => {
       results[id] = await runStep(st, Object.fromEntries(st.needs.map((n) => [n, results[n]!.key])));
     }
     const st = stepOf('configure') as unknown as { params: Record<string, unknown> };
-    const bad = { ...st, params: { ...st.params, recipeDir: fake.root, overlays: [{ src: 'nope', dest: '/' }] } };
+    const bad = { ...st, params: { ...st.params, recipeDir: fx.fake.root, overlays: [{ src: 'nope', dest: '/' }] } };
     await expect(runStep(bad, { 'prepare-root': results['prepare-root']!.key })).rejects.toMatchObject({ type: 'BadInput', message: expect.stringContaining('no such file or directory') });
   });
 });
@@ -206,7 +194,7 @@ describe('alt workers', () => {
   });
 
   it('contract: sborka worker --toolchain alt refuses at start, before connecting, queues the host cannot serve and every host problem', async () => {
-    const env = { SBORKA_ALT_ARCHES: 'x86_64', SBORKA_ALT_EMULATE: 'aarch64', SBORKA_ALT_STATE_DIR: stateDir, SBORKA_ALT_PROFILES: fake.profiles };
+    const env = { SBORKA_ALT_ARCHES: 'x86_64', SBORKA_ALT_EMULATE: 'aarch64', SBORKA_ALT_STATE_DIR: fx.stateDir, SBORKA_ALT_PROFILES: fx.fake.profiles };
     // Run as root here, the real hasher-priv would serve no step: the worker says so at start.
     const asRoot = process.getuid?.() === 0;
     const setup = () => altWorkerSetup(['build-aarch64', 'build-riscv64', 'build-e2k'], env);
@@ -274,13 +262,13 @@ describe('alt steps', () => {
 
   it('contract: a partner source package is built with hsh, then installed and in the image', async () => {
     // A recipe directory of the test's own: the recipe's `sources "srpms/acme"` and one more.
-    const recipeDir = path.join(fake.root, 'recipe');
+    const recipeDir = path.join(fx.fake.root, 'recipe');
     fs.cpSync(path.resolve(__dirname, '../../products/srpms/acme'), path.join(recipeDir, 'srpms', 'acme'), { recursive: true });
     const srpms = path.join(recipeDir, 'srpms-extra');
     fs.mkdirSync(srpms);
     fs.writeFileSync(path.join(srpms, 'kernel-image-acme-rt-6.6.1-alt1.src.rpm'), 'License: GPL-2.0-only\n');
     // The mirror has no such kernel: only the partner's build can provide it.
-    const index = path.join(fake.state, 'repo', 'x86_64.tsv');
+    const index = path.join(fx.fake.state, 'repo', 'x86_64.tsv');
     fs.writeFileSync(index, fs.readFileSync(index, 'utf8').split('\n').filter((l) => !l.startsWith('kernel-image-acme-rt\t')).join('\n'));
     const withSources = (id: string, s: Record<string, unknown>) =>
       id === 'resolve' ? { ...s, params: { ...(s.params as object), recipeDir, sources: [...((s.params as { sources: string[] }).sources), 'srpms-extra'] } } : s;
@@ -299,7 +287,7 @@ describe('alt steps', () => {
   });
 
   it('contract: a hasher subconfig held by another process fails the attempt with a clear, retryable error', async () => {
-    for (const n of [1, 2, 3, 4]) fake.set(`locked/${n}`);
+    for (const n of [1, 2, 3, 4]) fx.fake.set(`locked/${n}`);
     const err = await runStep(stepOf('resolve')).catch((e: unknown) => e);
     expect(err).toMatchObject({ type: 'StepFailed', nonRetryable: false, message: expect.stringContaining('is locked by another process') });
     expect(callsOf('hsh')[0]).toContain('--no-wait-lock');
@@ -307,7 +295,7 @@ describe('alt steps', () => {
 
   it('contract: every subconfig held by another running build: the step waits, then takes the one freed', async () => {
     // Another worker of this host (a live pid) holds all four slots; one is freed after 1.5 s.
-    const slots = path.join(fake.host.stateDir, 'slots');
+    const slots = path.join(fx.fake.host.stateDir, 'slots');
     fs.mkdirSync(slots, { recursive: true });
     for (const n of [1, 2, 3, 4]) fs.writeFileSync(path.join(slots, `${n}.lock`), `${process.pid} other-build resolve\n`);
     const freed = setTimeout(() => fs.rmSync(path.join(slots, '3.lock')), 1500);
@@ -325,7 +313,7 @@ describe('alt steps', () => {
   });
 
   it('contract: a slot lock left by a dead build is taken over', async () => {
-    const slots = path.join(fake.host.stateDir, 'slots');
+    const slots = path.join(fx.fake.host.stateDir, 'slots');
     fs.mkdirSync(slots, { recursive: true });
     const dead = spawnSync('true').pid!;
     for (const n of [1, 2, 3, 4]) fs.writeFileSync(path.join(slots, `${n}.lock`), `${n === 2 ? dead : process.pid} other\n`);
@@ -339,7 +327,7 @@ describe('alt steps', () => {
       const s = stepOf(id);
       results[id] = await runStep(s, Object.fromEntries(s.needs.map((n) => [n, results[n]!.key])));
     }
-    fake.set('make-fail', 'E: Couldn\'t find package acme-agent\n');
+    fx.fake.set('make-fail', 'E: Couldn\'t find package acme-agent\n');
     const err = (await runStep(stepOf('build-iso'), { configure: results.configure!.key }).catch((e: unknown) => e)) as Error;
     expect(err).toMatchObject({ type: 'StepFailed', message: expect.stringContaining('build log and reports are kept in') });
     const kept = /kept in (\S+)/.exec(err.message)![1]!;
@@ -351,16 +339,16 @@ describe('alt steps', () => {
 
   it('contract: a test on a host missing /dev/kvm in allowed_devices fails with the exact fix', async () => {
     const r = await chain();
-    fake.privFile('system', 'prefix=~:/tmp/.private\nallowed_mountpoints=/proc,/dev/pts\n');
+    fx.fake.privFile('system', 'prefix=~:/tmp/.private\nallowed_mountpoints=/proc,/dev/pts\n');
     const err = await runStep(stepOf('test-run-1'), { 'build-iso': r['build-iso']!.key, 'build-qcow2': r['build-qcow2']!.key }).catch((e: unknown) => e);
     expect(err).toMatchObject({
       type: 'BadInput',
-      message: expect.stringContaining(`hasher-priv does not allow /dev/kvm: add the line "allowed_devices=/dev/kvm" to ${fake.host.hasherPrivDir}/system`),
+      message: expect.stringContaining(`hasher-priv does not allow /dev/kvm: add the line "allowed_devices=/dev/kvm" to ${fx.fake.host.hasherPrivDir}/system`),
     });
   });
 
   it('contract: hasher-priv work limits (exit 143) are reported as such', async () => {
-    fake.set('wlimit', 'idle time limit (3600 seconds) exceeded');
+    fx.fake.set('wlimit', 'idle time limit (3600 seconds) exceeded');
     const err = await runStep(stepOf('resolve')).catch((e: unknown) => e);
     expect(err).toMatchObject({ type: 'StepFailed', message: expect.stringContaining("ended by hasher-priv's work limits (exit 143: idle time limit (3600 seconds) exceeded)") });
   });

@@ -205,3 +205,19 @@ export function recipePlan(file: string, arches: string[] = []): BuildPlan {
   const plan = planProduct(c, product, { arches });
   return withRecipeDir(plan, path.resolve(projectRoot, path.dirname(c.decls.products.get(product)!.file)));
 }
+
+/** A fresh fake ALT host and state directory for each test of a file: `alt.fake`, `alt.stateDir`. */
+export function fakeHostEach(options: Parameters<typeof fakeHost>[0]): { readonly fake: FakeHost; readonly stateDir: string } {
+  const alt = {} as { fake: FakeHost; stateDir: string; undo: () => void };
+  beforeEach(() => {
+    alt.fake = fakeHost(options);
+    alt.undo = useFakes(alt.fake);
+    alt.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sborka-alt-state-'));
+  });
+  afterEach(() => {
+    alt.undo();
+    fs.rmSync(alt.fake.root, { recursive: true, force: true });
+    fs.rmSync(alt.stateDir, { recursive: true, force: true });
+  });
+  return alt;
+}

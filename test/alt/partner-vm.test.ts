@@ -12,22 +12,10 @@ import { REMOVALS_SCRIPT, rootSnapshot, scriptName, writeRootChanges } from '../
 import { altHostProblems } from '../../activities/alt/host-check';
 import { AltHost } from '../../activities/alt/host';
 import { StepInput, type StepResult } from '../../plan/step-contract';
-import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
-import { fakeHost, recipePlan, useFakes, type FakeHost } from './helpers';
+import { quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
+import { fakeHostEach, recipePlan } from './helpers';
 
-let fake: FakeHost;
-let undo: () => void;
-let stateDir: string;
-beforeEach(() => {
-  fake = fakeHost({ arches: ['x86_64'] });
-  undo = useFakes(fake);
-  stateDir = makeTmpDir('sborka-alt-state-');
-});
-afterEach(() => {
-  undo();
-  removeDir(fake.root);
-  removeDir(stateDir);
-});
+const fx = fakeHostEach({ arches: ['x86_64'] });
 
 type PlanStep = { id: string; kind: string; params: Record<string, unknown>; needs: string[] };
 const plan = recipePlan('products/partner-acme.sborka') as unknown as { owner: { kind: string; name?: string }; variants: Array<{ arch: string; steps: PlanStep[] }> };
@@ -43,8 +31,8 @@ const withScript = (s: PlanStep, isolation: 'vm' | 'host-sandbox' | undefined): 
 };
 
 function runStep(step: unknown, inputs: Record<string, string>, owner: unknown, info: Partial<Info> = {}): Promise<StepResult> {
-  const registry = defaultRegistry({ alt: { host: fake.host } });
-  const { runStep: run } = createActivities({ config: testConfig(stateDir), logger: silentLogger, registry });
+  const registry = defaultRegistry({ alt: { host: fx.fake.host } });
+  const { runStep: run } = createActivities({ config: testConfig(fx.stateDir), logger: silentLogger, registry });
   const input = StepInput.parse({ buildId: 'b1', variantId: 'acme.x86_64', toolchain: { name: 'alt', version: '1' }, step, inputs, ...(owner ? { owner } : {}) });
   return new MockActivityEnvironment(info, { logger: quietSdkLogger }).run(run, input);
 }
@@ -58,7 +46,7 @@ async function chain(configure: (s: PlanStep) => PlanStep, owner: unknown = plan
   return results;
 }
 
-const callsOf = (name: string) => fake.calls().filter((c) => c[0] === name).map((c) => c.slice(1));
+const callsOf = (name: string) => fx.fake.calls().filter((c) => c[0] === name).map((c) => c.slice(1));
 const log = (r: StepResult) => fs.readFileSync(r.logPath, 'utf8');
 
 describe('partner code on the alt toolchain (fakes written from upstream)', () => {
@@ -87,10 +75,10 @@ describe('partner code on the alt toolchain (fakes written from upstream)', () =
   });
 
   it('the fake vm-run refuses what the real one refuses: an unknown option, and --kvm=cond without KVM runs nothing', async () => {
-    const wd = path.join(fake.host.hasherDir, 'probe');
+    const wd = path.join(fx.fake.host.hasherDir, 'probe');
     fs.mkdirSync(wd, { recursive: true });
     const { spawnSync } = await import('node:child_process');
-    const tool = (name: string, args: string[]) => spawnSync(path.join(fake.bin, name), args, { encoding: 'utf8', env: { ...process.env, HOME: fake.root } });
+    const tool = (name: string, args: string[]) => spawnSync(path.join(fx.fake.bin, name), args, { encoding: 'utf8', env: { ...process.env, HOME: fx.fake.root } });
     expect(tool('hsh', ['--initroot-only', '--number=1', '--', wd]).status).toBe(0);
     expect(tool('hsh-install', ['--number=1', wd, 'rpm-build-vm-run', 'bash']).status).toBe(0);
     const bad = tool('hsh-run', ['--number=1', '--mountpoints=/proc,/dev/pts', '--', wd, 'vm-run', '--no-such', 'true']);
@@ -101,7 +89,7 @@ describe('partner code on the alt toolchain (fakes written from upstream)', () =
 
   it('a partner script on an arch vm-run cannot boot is refused, not run on the host kernel', async () => {
     const prepared = (await chain((s) => s))['prepare-root']!;
-    fake.clearCalls();
+    fx.fake.clearCalls();
     const step = withScript(stepOf('configure'), 'vm');
     const r = await runStep({ ...step, params: { ...step.params, arch: 'riscv64' } }, { 'prepare-root': prepared.key }, plan.owner).catch((err: unknown) => err);
     expect(r).toMatchObject({ type: 'BadInput', message: expect.stringContaining('run only inside vm-run, which has no VM for riscv64') });
@@ -119,7 +107,7 @@ describe('partner code on the alt toolchain (fakes written from upstream)', () =
 
   it('the test-run command of a partner recipe goes through vm-run, and the step log says so', async () => {
     const r = await chain((s) => s, plan.owner, ['build-iso', 'build-qcow2']);
-    fake.clearCalls();
+    fx.fake.clearCalls();
     const test = stepOf('test-run-1');
     const ran = await runStep(test, Object.fromEntries(test.needs.filter((n) => r[n]).map((n) => [n, r[n]!.key])), plan.owner);
     expect(ran.outputs.values).toMatchObject({ passed: true, vm: true, isolation: 'vm' });
@@ -130,7 +118,7 @@ describe('partner code on the alt toolchain (fakes written from upstream)', () =
 
   it('a partner\'s test command on an arch without vm-run is refused, not run through plain hsh-run', async () => {
     const r = await chain((s) => s, plan.owner, ['build-iso', 'build-qcow2']);
-    fake.clearCalls();
+    fx.fake.clearCalls();
     const test = stepOf('test-run-1');
     const err = await runStep({ ...test, params: { ...test.params, arch: 'riscv64' } }, Object.fromEntries(test.needs.filter((n) => r[n]).map((n) => [n, r[n]!.key])), plan.owner).catch((e: unknown) => e);
     expect(err).toMatchObject({ type: 'BadInput', message: expect.stringContaining("a partner's test commands run only inside vm-run, which has no VM for riscv64") });
@@ -140,18 +128,18 @@ describe('partner code on the alt toolchain (fakes written from upstream)', () =
 
 describe('host check for partner VMs', () => {
   it('a host without /dev/kvm in hasher-priv\'s allowed devices is reported with the fix, KVM on or off', () => {
-    fake.privFile('system', 'prefix=~:/tmp/.private\nallowed_mountpoints=/proc,/dev/pts\n');
-    expect(altHostProblems(fake.host, { kvm: false })).toEqual([]);
+    fx.fake.privFile('system', 'prefix=~:/tmp/.private\nallowed_mountpoints=/proc,/dev/pts\n');
+    expect(altHostProblems(fx.fake.host, { kvm: false })).toEqual([]);
     const fix = 'hasher-priv does not allow /dev/kvm: add the line "allowed_devices=/dev/kvm" to';
-    expect(altHostProblems(fake.host, { kvm: false, partners: true })).toEqual([expect.stringContaining(`partner VMs: ${fix}`)]);
-    expect(altHostProblems(fake.host, { kvm: true, partners: true })).toEqual([expect.stringContaining(fix)]);
+    expect(altHostProblems(fx.fake.host, { kvm: false, partners: true })).toEqual([expect.stringContaining(`partner VMs: ${fix}`)]);
+    expect(altHostProblems(fx.fake.host, { kvm: true, partners: true })).toEqual([expect.stringContaining(fix)]);
     // Listed as a mount point instead, hasher-priv would want an fstab line for it (mount.c 219-237): moved.
-    fake.privFile('system', 'prefix=~:/tmp/.private\nallowed_mountpoints=/proc,/dev/pts,/dev/kvm\n');
-    expect(altHostProblems(fake.host, { kvm: false, partners: true })).toEqual(expect.arrayContaining([expect.stringContaining('/dev/kvm is listed in allowed_mountpoints')]));
+    fx.fake.privFile('system', 'prefix=~:/tmp/.private\nallowed_mountpoints=/proc,/dev/pts,/dev/kvm\n');
+    expect(altHostProblems(fx.fake.host, { kvm: false, partners: true })).toEqual(expect.arrayContaining([expect.stringContaining('/dev/kvm is listed in allowed_mountpoints')]));
   });
 
   it('a host serving an arch vm-run cannot boot is reported for partner builds', () => {
-    const host = AltHost.parse({ ...fake.host, arches: ['riscv64'] });
+    const host = AltHost.parse({ ...fx.fake.host, arches: ['riscv64'] });
     expect(altHostProblems(host, { kvm: true })).toEqual([]);
     expect(altHostProblems(host, { kvm: true, partners: true })).toEqual([expect.stringMatching(/^partner variants for riscv64 cannot be isolated: vm-run has no VM for riscv64/)]);
   });

@@ -12,24 +12,12 @@ import { AltHost } from '../../activities/alt/host';
 import { compileText } from '../dsl/helpers';
 import { StepInput, type StepResult } from '../../plan/step-contract';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig } from '../activities/helpers';
-import { fakeHost, recipePlan, useFakes, type FakeHost } from './helpers';
+import { fakeHostEach, recipePlan } from './helpers';
 
-let fake: FakeHost;
-let undo: () => void;
-let stateDir: string;
-beforeEach(() => {
-  fake = fakeHost({ arches: ['x86_64'] });
-  undo = useFakes(fake);
-  stateDir = makeTmpDir('sborka-alt-state-');
-});
-afterEach(() => {
-  undo();
-  removeDir(fake.root);
-  removeDir(stateDir);
-});
+const fx = fakeHostEach({ arches: ['x86_64'] });
 
-function runStep(step: unknown, inputs: Record<string, string> = {}, host: AltHost = fake.host, info: Partial<Info> = {}): Promise<StepResult> {
-  const { runStep: run } = createActivities({ config: testConfig(stateDir), logger: silentLogger, registry: defaultRegistry({ alt: { host } }) });
+function runStep(step: unknown, inputs: Record<string, string> = {}, host: AltHost = fx.fake.host, info: Partial<Info> = {}): Promise<StepResult> {
+  const { runStep: run } = createActivities({ config: testConfig(fx.stateDir), logger: silentLogger, registry: defaultRegistry({ alt: { host } }) });
   const input = StepInput.parse({ buildId: 'b1', variantId: 'v.x86_64', toolchain: { name: 'alt', version: '1' }, step, inputs });
   return new MockActivityEnvironment(info, { logger: quietSdkLogger }).run(run, input);
 }
@@ -48,7 +36,7 @@ async function chain(file: string, ids: string[], patch: (s: PlanStep) => PlanSt
 describe('item 1: the image is found where mkimage-profiles leaves it', () => {
   it('with QUIET=1 (no `** image:` prefix, a ~/out path on stderr) the build step still takes the image, from BUILDDIR\'s build log', async () => {
     const r = await chain('products/regular-jeos.sborka', ['resolve', 'prepare-root', 'configure', 'build-img']);
-    const make = fake.calls().filter((c) => c[0] === 'make').pop()!;
+    const make = fx.fake.calls().filter((c) => c[0] === 'make').pop()!;
     expect(make).toEqual(expect.arrayContaining(['QUIET=1', 'NO_SYMLINK=1', 'REPORT=1']));
     expect(make[make.length - 1]).toBe('vm/regular-jeos-systemd-sborka.img');
     expect(r['build-img']!.outputs.values).toMatchObject({ foundVia: 'build.log', target: 'vm/regular-jeos-systemd.img' });
@@ -95,36 +83,36 @@ describe('item 2: targets mkimage-profiles defines', () => {
   });
 
   it('the worker checks the target against its own profiles tree before building', async () => {
-    fs.rmSync(path.join(fake.profiles, 'conf.d', 'upstream.mk'));
-    fs.writeFileSync(path.join(fake.profiles, 'conf.d', 'fork.mk'), 'vm/regular-jeos-sytemd: ; @:\n');
+    fs.rmSync(path.join(fx.fake.profiles, 'conf.d', 'upstream.mk'));
+    fs.writeFileSync(path.join(fx.fake.profiles, 'conf.d', 'fork.mk'), 'vm/regular-jeos-sytemd: ; @:\n');
     const err = await chain('products/regular-jeos.sborka', ['resolve', 'prepare-root', 'configure', 'build-img']).catch((e: unknown) => e);
-    expect(err).toMatchObject({ type: 'BadInput', message: expect.stringContaining(`the profiles tree ${fake.profiles} (SBORKA_ALT_PROFILES) defines no vm/regular-jeos-systemd for x86_64 (conf.d/*.mk), so \`make vm/regular-jeos-systemd.img\` would stop with "No rule to make target"; did you mean \`vm/regular-jeos-sytemd\`?`) });
+    expect(err).toMatchObject({ type: 'BadInput', message: expect.stringContaining(`the profiles tree ${fx.fake.profiles} (SBORKA_ALT_PROFILES) defines no vm/regular-jeos-systemd for x86_64 (conf.d/*.mk), so \`make vm/regular-jeos-systemd.img\` would stop with "No rule to make target"; did you mean \`vm/regular-jeos-sytemd\`?`) });
   });
 });
 
 describe('items 3 and 4: hasher-priv\'s prefix and caller uid, at worker start', () => {
   it('a good host has no problems', () => {
-    expect(altHostProblems(fake.host, { kvm: true })).toEqual([]);
+    expect(altHostProblems(fx.fake.host, { kvm: true })).toEqual([]);
   });
 
   it('lists every problem at once, each with its fix', () => {
-    const priv = fake.host.hasherPrivDir;
+    const priv = fx.fake.host.hasherPrivDir;
     fs.writeFileSync(path.join(priv, 'system'), 'prefix=/tmp/.private\nallowed_mountpoints=/proc\nallowed_device=/dev/kvm\n');
-    const host = AltHost.parse({ ...fake.host, hasherDir: path.join(stateDir, 'store', 'tmp', 'hasher'), profilesDir: path.join(fake.root, 'none'), mirror: path.join(fake.root, 'mirror'), branches: ['p11'] });
+    const host = AltHost.parse({ ...fx.fake.host, hasherDir: path.join(fx.stateDir, 'store', 'tmp', 'hasher'), profilesDir: path.join(fx.fake.root, 'none'), mirror: path.join(fx.fake.root, 'mirror'), branches: ['p11'] });
     expect(altHostProblems(host, { kvm: true })).toEqual([
       `${priv}/system line 3: hasher-priv knows no option "allowed_device" (it stops with "unrecognized option"): remove the line`,
       expect.stringMatching(new RegExp(`^hasher-priv works only under its prefix "/tmp/\\.private" \\(${priv}/system line 1\\), and ${host.hasherDir} is outside it \\("prefix mismatch"\\): set SBORKA_ALT_HASHER_DIR to a directory under /tmp/\\.private`)),
       `hasher-priv does not allow /dev/pts: change line 2 of ${priv}/system from "allowed_mountpoints=/proc" to "allowed_mountpoints=/proc,/dev/pts"`,
       `hasher-priv does not allow /dev/kvm: add the line "allowed_devices=/dev/kvm" to ${priv}/system`,
-      `${path.join(fake.root, 'none')} is not a mkimage-profiles tree (no Makefile and conf.d/): install it ("apt-get install mkimage-profiles") or point SBORKA_ALT_PROFILES at a checkout`,
+      `${path.join(fx.fake.root, 'none')} is not a mkimage-profiles tree (no Makefile and conf.d/): install it ("apt-get install mkimage-profiles") or point SBORKA_ALT_PROFILES at a checkout`,
       expect.stringMatching(/^the mirror has no p11\/x86_64 \(.*\/mirror\/p11\/branch\/x86_64\/base is missing\): sync it/),
     ]);
   });
 
   it('root (or a uid below hasher-privd\'s min_uid) is refused at start, with hasher-useradd as the fix; a step refuses too', async () => {
-    const root = AltHost.parse({ ...fake.host, user: 'root', uid: 0 });
+    const root = AltHost.parse({ ...fx.fake.host, user: 'root', uid: 0 });
     expect(altHostProblems(root)).toEqual([expect.stringMatching(/^this worker runs as root \(uid 0\), and hasher-priv refuses such a caller \("invalid uid: 0"\).*"useradd -m builder && hasher-useradd builder"/)]);
-    expect(altHostProblems(AltHost.parse({ ...fake.host, uid: 20 }))[0]).toContain('(uid 20)');
+    expect(altHostProblems(AltHost.parse({ ...fx.fake.host, uid: 20 }))[0]).toContain('(uid 20)');
     const v = recipePlan('products/ve-base.sborka', ['x86_64']).variants[0]!;
     const e = await runStep(v.steps.find((s) => s.id === 'resolve'), {}, root).catch((x: unknown) => x);
     expect(e).toMatchObject({ type: 'BadInput', message: expect.stringContaining('hasher-useradd builder') });
@@ -132,9 +120,9 @@ describe('items 3 and 4: hasher-priv\'s prefix and caller uid, at worker start',
 
   it('the build\'s BUILDDIR is in the step\'s hasher workdir, under the prefix', async () => {
     await chain('products/ve-base.sborka', ['resolve', 'prepare-root', 'configure', 'build-tar']);
-    const make = fake.calls().filter((c) => c[0] === 'make').pop()!;
+    const make = fx.fake.calls().filter((c) => c[0] === 'make').pop()!;
     const buildDir = make.find((a) => a.startsWith('BUILDDIR='))!.slice('BUILDDIR='.length);
-    expect(buildDir.startsWith(`${fake.host.hasherDir}/`)).toBe(true);
+    expect(buildDir.startsWith(`${fx.fake.host.hasherDir}/`)).toBe(true);
     expect(make[make.length - 1]).toBe('ve/base-sborka.tar.xz');
   });
 });
@@ -145,7 +133,7 @@ describe('item 5: test reproducible on the alt toolchain', () => {
   it('builds each image again in a fresh work directory from the same lock, DATE and SOURCE_DATE_EPOCH from it, and compares the digests', async () => {
     const r = await chain('products/regular-jeos.sborka', ids);
     expect(r['test-reproducible']!.outputs.values).toMatchObject({ passed: true, artifacts: [{ step: 'build-img', file: 'regular-jeos-11.0-x86_64-std-def.img' }, { step: 'build-iso', file: 'regular-jeos-11.0-x86_64-std-def.iso' }] });
-    const makes = fake.calls().filter((c) => c[0] === 'make');
+    const makes = fx.fake.calls().filter((c) => c[0] === 'make');
     expect(makes).toHaveLength(4);
     const dates = new Set(makes.map((c) => c.find((a) => a.startsWith('DATE='))));
     expect(dates.size).toBe(1);
@@ -154,9 +142,9 @@ describe('item 5: test reproducible on the alt toolchain', () => {
   });
 
   it('a second build that differs fails the test as not reproducible, with a report', async () => {
-    const real = path.join(fake.root, 'image.img');
+    const real = path.join(fx.fake.root, 'image.img');
     fs.writeFileSync(real, 'first build\n');
-    fake.set('make-image.img', real);
+    fx.fake.set('make-image.img', real);
     const r = await chain('products/regular-jeos.sborka', ids.slice(0, 5));
     fs.writeFileSync(real, 'second build\n');
     const v = recipePlan('products/regular-jeos.sborka', ['x86_64']).variants[0]!;
