@@ -5,14 +5,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { Command } from '../../cli/command';
 import { checkCommand } from '../../cli/commands/check';
 import { fmtCommand } from '../../cli/commands/fmt';
 import { MAX_SHOWN_DIAGNOSTICS, renderDiagnostics } from '../../dsl/diagnostics';
 import { formatRecipe } from '../../dsl/format';
 import { MAX_RECIPE_BYTES, parseRecipe } from '../../dsl/parse';
-import { compileText, ROOT } from './helpers';
+import { compileText, ROOT, textSink } from './helpers';
 
 const HEAD = 'product p {\n  branch p11\n  profile distro/regular-jeos-systemd\n';
 const list = (n: number, item: (i: number) => string): string => Array.from({ length: n }, (_, i) => item(i)).join(', ');
@@ -21,21 +20,10 @@ const longArch = (n: number): string => `${HEAD}  arch ${list(n, (i) => (i % 2 ?
 /** One arch line of `n` unknown arches: n errors, each quoting a line of ~8n bytes. */
 const unknownArches = (n: number): string => `${HEAD}  arch ${list(n, (i) => `zz${i}`)}\n  output iso\n}\n`;
 
-function collect(): Writable & { text: string } {
-  const w = new Writable({
-    write(chunk: Buffer | string, _enc, done) {
-      w.text += chunk.toString();
-      done();
-    },
-  }) as Writable & { text: string };
-  w.text = '';
-  return w;
-}
-
 /** A command in-process (its module only, so that this test does not load the whole CLI). */
 async function run(command: Command, args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = collect();
-  const stderr = collect();
+  const stdout = textSink();
+  const stderr = textSink();
   const code = await command.run(args, { stdout, stderr, cwd });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }

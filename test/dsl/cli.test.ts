@@ -3,27 +3,15 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { main } from '../../cli/sborka';
 import { Diagnostic } from '../../dsl/diagnostics';
 import { formatRecipe } from '../../dsl/format';
 import { parsePlan } from '../../plan/plan';
-import { ROOT } from './helpers';
-
-function sink(): Writable & { text: string } {
-  const w = new Writable({
-    write(chunk: Buffer | string, _enc, done) {
-      w.text += chunk.toString();
-      done();
-    },
-  }) as Writable & { text: string };
-  w.text = '';
-  return w;
-}
+import { ROOT, textSink } from './helpers';
 
 async function run(argv: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = sink();
-  const stderr = sink();
+  const stdout = textSink();
+  const stderr = textSink();
   const code = await main(argv, { stdout, stderr, cwd });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }

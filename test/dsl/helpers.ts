@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { compile, type Compilation } from '../../dsl/compile';
+import { Writable } from 'node:stream';
 
 export const ROOT = join(__dirname, '..', '..');
 
@@ -24,3 +25,15 @@ export function productFiles(): string[] {
 }
 
 export const diskHost = { read: (p: string): string | undefined => { try { return readFileSync(join(ROOT, p), 'utf8'); } catch { return undefined; } } };
+
+/** A writable stream that keeps what is written to it, as a CLI command's stdout or stderr. */
+export function textSink(): Writable & { text: string } {
+  const w = new Writable({
+    write(chunk: Buffer | string, _enc, done) {
+      w.text += chunk.toString();
+      done();
+    },
+  }) as Writable & { text: string };
+  w.text = '';
+  return w;
+}
