@@ -39,6 +39,21 @@ function hintFor(target: string, cls: TargetClass, arch: string): string {
   return close.length ? `${cls}/ targets like it: ${close.join(', ')}` : `\`sborka\` knows ${upstreamTargets(cls, arch).length} ${cls}/ targets; mkimage-profiles' \`make help/${cls}\` lists them`;
 }
 
+/**
+ * mkimageGoal, kept per (profile, format, compression, own profile): it depends on nothing
+ * else, and thousands of variants ask for the same few (a result is never changed).
+ */
+const goals = new Map<string, ReturnType<typeof mkimageGoal>>();
+function goalOf(productProfile: string, o: { format: string; compression?: string; profile?: string }): ReturnType<typeof mkimageGoal> {
+  const key = `${productProfile}\0${o.format}\0${o.compression ?? ''}\0${o.profile ?? '\0'}`;
+  let r = goals.get(key);
+  if (!r) {
+    if (goals.size >= 10_000) goals.clear();
+    goals.set(key, (r = mkimageGoal(productProfile, o)));
+  }
+  return r;
+}
+
 /** Errors for outputs whose mkimage-profiles target does not exist for this arch. */
 export function checkAltTargets(d: AltTargetDraft, toolchain: string, arch: string, sink: DiagnosticSink): void {
   if (toolchain !== 'alt') {
@@ -60,7 +75,7 @@ export function checkAltTargets(d: AltTargetDraft, toolchain: string, arch: stri
     const own = o.value.profile;
     // Without a profile of either kind compile.ts reports `missing-profile`.
     if (own === undefined && !profile) continue;
-    const r = mkimageGoal(profile?.value ?? '', o.value);
+    const r = goalOf(profile?.value ?? '', o.value);
     if ('problem' in r) {
       sink.error(r.code ?? 'unknown-target', `output ${format}: ${r.problem}`, o.span, r.hint);
       continue;

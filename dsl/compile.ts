@@ -8,7 +8,7 @@ import { checkFilesTemplate } from '../publish/template';
 import { argText, flatArgs } from './ast';
 import { archSpellings, canBeEmulated, canonicalArch, TOOLCHAINS, type ToolchainName } from '../plan/arches';
 import { sha256Hex } from '../plan/cache-key';
-import { archRefusal, formatsBuiltBy, type OutputFormat } from '../plan/formats';
+import { archRefusal, formatsBuiltBy, type OutputFormat, secureBootRefusal } from '../plan/formats';
 import { collectDeclarations, type Decl, type Declarations } from './declarations';
 import { type Diagnostic, DiagnosticSink, sortDiagnostics } from './diagnostics';
 import { loadRecipes, type LoadedFile, type SourceHost } from './load';
@@ -19,6 +19,7 @@ import { type Draft, emptyDraft, readWaiver, Resolver } from './resolve';
 import type { SourceFile, Span } from './source';
 import { didYouMean } from './suggest';
 import { checkAltTargets } from './alt-targets';
+import { STRING_SETTING_FIELDS } from './properties';
 import { checkBranch, checkLicenseId, checkPackageName, templateRefs } from './values';
 
 export type { SourceHost };
@@ -181,10 +182,14 @@ function resolveProduct(decl: Decl, resolver: Resolver, policies: Map<string, Li
 }
 
 function checkDraft(decl: Decl, d: Draft, toolchain: ToolchainName, buildable: boolean, sink: DiagnosticSink): void {
-  for (const [name, span] of [...d.packages, ...d.exclude, ...d.waivers.map((w) => [w.value.package, w.packageSpan] as const)]) {
+  // Loops, not one spread array of pairs: a draft's packages are checked per variant.
+  const checkName = (span: Span, name: string): void => {
     const p = checkPackageName(toolchain, name);
     if (p) sink.error('invalid-package-name', p.message, span, p.hint);
-  }
+  };
+  d.packages.forEach(checkName);
+  d.exclude.forEach(checkName);
+  for (const w of d.waivers) checkName(w.packageSpan, w.value.package);
   if (toolchain !== 'alt') {
     for (const src of d.sources) sink.error('sources-need-alt', `only the alt toolchain builds source packages; \`${decl.name}\` builds with ${toolchain}`, src.span, 'add the built packages through a `repo` instead');
   }
@@ -228,6 +233,8 @@ function checkOutputArch(d: Draft, toolchain: ToolchainName, arch: string, writt
   for (const [fmt, o] of d.outputs) {
     const why = DEBIAN_OUTPUTS.has(fmt) || toolchain !== 'debian' ? archRefusal(fmt as OutputFormat, toolchain, arch) : undefined;
     if (why) sink.error('unsupported-output-arch', why, o.span, `drop \`${written.written}\` from \`arch\` (line ${written.span.line}), or this output`);
+    const sb = !why && o.value.secureBoot ? secureBootRefusal(fmt as OutputFormat, toolchain, arch) : undefined;
+    if (sb) sink.error('unsupported-secure-boot', sb, o.span, `drop \`${written.written}\` from \`arch\` (line ${written.span.line}), or \`secure-boot on\``);
   }
 }
 
@@ -318,11 +325,10 @@ function finish(
   v.repos = [...d.repos.values()].map((r) => (r.value.key ? { ...r.value, key: rel(r.value.key) } : { ...r.value }));
   v.sources = d.sources.map((x) => rel(x.value));
   const settings: Partial<ResolvedVariant['settings']> = {};
-  if (s.locale) settings.locale = s.locale.value;
-  if (s.timezone) settings.timezone = s.timezone.value;
-  if (s.hostname) settings.hostname = s.hostname.value;
-  if (s.keyboard) settings.keyboard = s.keyboard.value;
-  if (s.rootPasswordHash) settings.rootPasswordHash = s.rootPasswordHash.value;
+  for (const f of STRING_SETTING_FIELDS) {
+    const x = s[f];
+    if (x) settings[f] = x.value;
+  }
   settings.users = [...s.users.values()];
   settings.enableServices = [...s.enable.keys()];
   settings.disableServices = [...s.disable.keys()];

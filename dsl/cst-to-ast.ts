@@ -5,8 +5,10 @@ import type { Arg, Stmt } from './ast';
 import type { DiagnosticSink } from './diagnostics';
 import { isBlockRule } from './parser';
 import type { SourceFile, Span } from './source';
-import { Arrow, Comma, Duration, Integer, K, LCurly, PackageRef, RCurly, Size, StringLit } from './tokens';
+import { Arrow, Comma, Duration, Integer, keywordType, LCurly, PackageRef, RCurly, Size, StringLit } from './tokens';
 import { parseDuration, parseSize } from '../plan/literals';
+
+const EXCLUDE = keywordType('exclude');
 
 const isToken = (e: CstElement): e is IToken => (e as IToken).tokenType !== undefined;
 
@@ -141,7 +143,7 @@ export class AstBuilder {
     sortByOffset(tokens);
     const kw = tokens[0];
     if (!kw) return undefined;
-    if (node.name === 'packagesItem' && kw.tokenType !== K.exclude) {
+    if (node.name === 'packagesItem' && kw.tokenType !== EXCLUDE) {
       // A bare package item: no keyword, the name (or @list, or "quoted name") is the argument.
       const span = this.tokenSpan(kw);
       return { keyword: '', keywordSpan: this.src.span(kw.startOffset, 0), args: [this.arg(kw)], span, endLine: span.line };

@@ -2,7 +2,7 @@
 // written at, for the checks that need the whole product (compile.ts).
 import type { Arg, Stmt } from './ast';
 import type { ToolchainName } from '../plan/arches';
-import type { Output, Repo, Script, Test, PublishTarget, User, Waiver } from '../plan/model';
+import type { Output, Repo, Script, Settings, Test, PublishTarget, User, Waiver } from '../plan/model';
 import type { Span } from './source';
 import type { OutputFormat } from './values';
 
@@ -10,6 +10,9 @@ export interface At<T> {
   value: T;
   span: Span;
 }
+
+/** The settings that are one string each (locale, hostname, ...): the plan model's, so a new one is declared there only. */
+export type StringSetting = { [K in keyof Settings]-?: NonNullable<Settings[K]> extends string ? K : never }[keyof Settings];
 
 export interface WaiverAt extends At<Waiver> {
   packageSpan: Span;
@@ -30,12 +33,7 @@ export interface Draft {
   repos: Map<string, At<Repo>>;
   /** Source packages to build first: host paths (joined to their recipe's directory). */
   sources: At<string>[];
-  settings: {
-    locale?: At<string>;
-    timezone?: At<string>;
-    hostname?: At<string>;
-    keyboard?: At<string>;
-    rootPasswordHash?: At<string>;
+  settings: { [K in StringSetting]?: At<string> } & {
     users: Map<string, User>;
     enable: Map<string, Span>;
     disable: Map<string, Span>;
@@ -57,41 +55,62 @@ export interface Draft {
   pendingOn: { arches: Arg[]; body: Stmt[] }[];
 }
 
+// Every field is present from the start, optional ones as undefined: all drafts then share
+// one shape, and the spreads in cloneDraft take V8's fast path (with shapes that differ by
+// which properties were set, the copy goes through the slow generic one).
 export function emptyDraft(): Draft {
   return {
+    title: undefined,
+    version: undefined,
+    branch: undefined,
+    toolchain: undefined,
     arches: [],
+    kernels: undefined,
+    profile: undefined,
+    profilesTree: undefined,
     packages: new Map(),
     exclude: new Map(),
     repos: new Map(),
     sources: [],
-    waivers: [],
     settings: { users: new Map(), enable: new Map(), disable: new Map() },
     overlays: [],
     scripts: [],
     outputs: new Map(),
+    policy: undefined,
+    waivers: [],
     tests: [],
     publish: [],
+    schedule: undefined,
+    owner: undefined,
+    emulateAfter: undefined,
     pendingOn: [],
   };
+}
+
+/** A map's copy; an empty one without the iterator protocol (most of a draft's maps are empty). */
+function copyMap<K, V>(m: ReadonlyMap<K, V>): Map<K, V> {
+  const out = new Map<K, V>();
+  if (m.size > 0) m.forEach((v, k) => out.set(k, v));
+  return out;
 }
 
 /** A copy that shares nothing a later statement changes in place (values are replaced, never edited). */
 export function cloneDraft(d: Draft): Draft {
   return {
     ...d,
-    arches: [...d.arches],
-    packages: new Map(d.packages),
-    exclude: new Map(d.exclude),
-    repos: new Map(d.repos),
-    sources: [...d.sources],
-    waivers: [...d.waivers],
-    settings: { ...d.settings, users: new Map(d.settings.users), enable: new Map(d.settings.enable), disable: new Map(d.settings.disable) },
-    overlays: [...d.overlays],
-    scripts: [...d.scripts],
-    outputs: new Map(d.outputs),
-    tests: [...d.tests],
-    publish: [...d.publish],
-    pendingOn: [...d.pendingOn],
+    arches: d.arches.slice(),
+    packages: copyMap(d.packages),
+    exclude: copyMap(d.exclude),
+    repos: copyMap(d.repos),
+    sources: d.sources.slice(),
+    waivers: d.waivers.slice(),
+    settings: { ...d.settings, users: copyMap(d.settings.users), enable: copyMap(d.settings.enable), disable: copyMap(d.settings.disable) },
+    overlays: d.overlays.slice(),
+    scripts: d.scripts.slice(),
+    outputs: copyMap(d.outputs),
+    tests: d.tests.slice(),
+    publish: d.publish.slice(),
+    pendingOn: d.pendingOn.slice(),
   };
 }
 

@@ -1,8 +1,10 @@
-// The recipe grammar (Chevrotain, concrete syntax tree only; cst-to-ast.ts gives it meaning).
-// Every statement is one rule alternative that starts with its keyword; blocks are their
-// own rules, so the AST builder can read any statement as: keyword, arguments, block.
-import { CstParser, EOF, tokenMatcher, type CstNode, type IRecognitionException, type IToken, type ITokenGrammarPath, type TokenType } from 'chevrotain';
-import { allTokens, Arrow, Comma, Duration, Integer, K, LCurly, Name, PackageRef, RCurly, Size, StringLit } from './tokens';
+// The recipe grammar (Chevrotain, concrete syntax tree only; cst-to-ast.ts gives it meaning),
+// made from the property table: each block is a rule `{ statement* }`, its statement rule one
+// alternative per row (the row's keyword, then its form), so a new statement is a new row.
+// The AST builder reads any statement as: keyword, arguments, block.
+import { CstParser, EOF, tokenMatcher, type CstNode, type IOrAlt, type IRecognitionException, type IToken, type ITokenGrammarPath, type ParserMethod, type TokenType } from 'chevrotain';
+import { type AnyProperty, type Block, BLOCKS, type Form, PROPERTIES } from './properties';
+import { allTokens, Arrow, Comma, Duration, Integer, keywordType, LCurly, Name, PackageRef, RCurly, Size, StringLit } from './tokens';
 
 /** Syntax errors after which parsing stops: past these the rest is noise, and each costs time. */
 export const MAX_SYNTAX_ERRORS = 100;
@@ -33,9 +35,21 @@ export interface FileParse {
 
 export class RecipeParser extends CstParser {
   private errorCount = 0;
+  /** The rules by name: a block's body and statement rules, the rules of rows that have their own. */
+  private readonly rules = new Map<string, Rule>();
+  /** Occurrence indices used so far, per rule being made and per token type or sub-rule. */
+  private counts = new Map<string, number>();
 
-  constructor() {
-    super(allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: 'none' });
+  /**
+   * `validate`: Chevrotain's grammar checks (ambiguities, left recursion, ...). The grammar is
+   * the table's, fixed at build time: a test builds it with the checks once, every other parser
+   * skips them (they are most of the setup time of a process). LL(1): every statement starts
+   * with its keyword and every choice within one with a token of its own (that test checks it),
+   * so one token of lookahead decides, at the least cost.
+   */
+  constructor(options: { validate?: boolean } = {}) {
+    super(allTokens, { recoveryEnabled: true, maxLookahead: 1, nodeLocationTracking: 'none', skipValidations: !options.validate });
+    this.makeRules();
     this.performSelfAnalysis();
   }
 
@@ -104,270 +118,146 @@ export class RecipeParser extends CstParser {
     return EOF;
   }
 
-  public file = this.RULE('file', () => {
-    this.MANY(() =>
-      this.OR([
-        { ALT: () => this.SUBRULE(this.importDecl) },
-        { ALT: () => this.SUBRULE(this.productDecl) },
-        { ALT: () => this.SUBRULE(this.variantDecl) },
-        { ALT: () => this.SUBRULE(this.policyDecl) },
-        { ALT: () => this.SUBRULE(this.listDecl) },
-      ]),
-    );
-  });
 
-  private importDecl = this.RULE('importDecl', () => {
-    this.CONSUME(K.import);
-    this.CONSUME(StringLit);
-  });
-
-  private productDecl = this.RULE('productDecl', () => {
-    this.CONSUME(K.product);
-    this.CONSUME(Name);
-    this.OPTION(() => {
-      this.CONSUME(K.extends);
-      this.CONSUME2(Name);
+  /** The file rule, the declarations' rules and every block's rules, from the property table. */
+  private makeRules(): void {
+    this.rules.set('nameList', this.nameList);
+    this.rules.set('wordList', this.wordList);
+    for (const p of PROPERTIES) if (p.rule && !this.rules.has(p.rule)) this.define(p.rule, () => this.seq([{ kw: p.keyword }, ...p.form]));
+    const decls = PROPERTIES.filter((p) => p.block === 'file').map((p): Part => [{ rule: p.rule ?? '' }]);
+    this.define('file', () => {
+      const inner = this.orOf(decls);
+      return () => this.many(0, inner);
     });
-    this.SUBRULE(this.productBody);
-  });
+    for (const block of Object.keys(BLOCKS) as Block[]) {
+      if (block === 'file') continue;
+      const [bodyRule, stmtRule] = BLOCKS[block].rules as [string, string];
+      const rows = PROPERTIES.filter((p) => p.block === block);
+      this.define(stmtRule, () => this.statements(rows));
+      this.define(bodyRule, () => {
+        // Commas between packages are taken here so that `a, b, c` is one diagnostic (the AST
+        // builder's), not one syntax error and one recovery per comma.
+        const inner = BLOCKS[block].commas ? this.orOf([[{ rule: stmtRule }], ['COMMA']]) : this.one({ rule: stmtRule });
+        return () => {
+          this.consume(0, LCurly);
+          this.many(0, inner);
+          this.consume(0, RCurly);
+        };
+      });
+    }
+  }
 
-  private variantDecl = this.RULE('variantDecl', () => {
-    this.CONSUME(K.variant);
-    this.CONSUME(Name);
-    this.CONSUME(K.of);
-    this.CONSUME2(Name);
-    this.SUBRULE(this.productBody);
-  });
+  /**
+   * A block's statement rule: one alternative per keyword row (its rule, or its keyword and
+   * form), then a bare row's own alternatives; trying keywords first is what makes `exclude`
+   * a keyword among package names, which are Names too.
+   */
+  private statements(rows: readonly AnyProperty[]): () => void {
+    const alts: Part[] = [];
+    for (const p of rows) if (p.keyword !== '') alts.push(p.rule ? [{ rule: p.rule }] : [{ kw: p.keyword }, ...p.form]);
+    const bare = rows.filter((p) => p.keyword === '');
+    for (const p of bare) {
+      const only = p.form.length === 1 ? p.form[0] : undefined;
+      if (only && typeof only !== 'string' && 'or' in only) alts.push(...only.or);
+      else alts.push(p.form);
+    }
+    return alts.length === 1 ? this.seq(alts[0] as Part) : this.orOf(alts, bare.length > 0);
+  }
 
-  private policyDecl = this.RULE('policyDecl', () => {
-    this.CONSUME(K.licensePolicy);
-    this.CONSUME(Name);
-    this.SUBRULE(this.policyBody);
-  });
+  /**
+   * Defines a rule; `make` is called once, with fresh occurrence counts: each Chevrotain call
+   * in the rule gets its index here, and every array and closure is made once, not on each run
+   * of the rule (as literals in a rule they are remade on every call).
+   */
+  private define(name: string, make: () => () => void): void {
+    this.counts = new Map();
+    this.rules.set(name, this.RULE(name, make()) as Rule);
+  }
 
-  private listDecl = this.RULE('listDecl', () => {
-    this.CONSUME(K.packageList);
-    this.CONSUME(Name);
-    this.SUBRULE(this.packagesBody);
-  });
+  private next(key: string): number {
+    const n = this.counts.get(key) ?? 0;
+    this.counts.set(key, n + 1);
+    return n;
+  }
 
-  private productBody = this.RULE('productBody', () => {
-    this.CONSUME(LCurly);
-    this.MANY(() => this.SUBRULE(this.productStmt));
-    this.CONSUME(RCurly);
-  });
+  private seq(parts: Part): () => void {
+    const runs = parts.map((f) => this.one(f));
+    if (runs.length === 1) return runs[0] as () => void;
+    return () => {
+      for (const r of runs) r();
+    };
+  }
 
+  /** An OR over alternatives, tried in order; `ignoreAmbiguities` where a keyword is also a Name alternative. */
+  private orOf(alts: readonly Part[], ignoreAmbiguities = false): () => void {
+    const def: IOrAlt<unknown>[] = alts.map((a) => ({ ALT: this.seq(a) }));
+    const i = this.next('or');
+    const opts = ignoreAmbiguities ? { IGNORE_AMBIGUITIES: true, DEF: def } : def;
+    return () => this.or(i, opts);
+  }
+
+  private one(f: Form | Extra): () => void {
+    if (typeof f === 'string') {
+      if (f === 'NAMES' || f === 'WORDS') return this.one({ rule: f === 'NAMES' ? 'nameList' : 'wordList' });
+      const tok = VALUE_TOKENS[f];
+      const i = this.next(tok.name);
+      return () => this.consume(i, tok);
+    }
+    if ('kw' in f) {
+      const tok = keywordType(f.kw);
+      const i = this.next(tok.name);
+      return () => this.consume(i, tok);
+    }
+    if ('rule' in f || 'body' in f) {
+      const name = 'rule' in f ? f.rule : (BLOCKS[f.body].rules[0] as string);
+      const i = this.next(`rule:${name}`);
+      // Looked up when run: a block's rules may not be made yet (`on` nests product bodies).
+      return () => this.subrule(i, this.rules.get(name) as Rule);
+    }
+    if ('opt' in f) {
+      const inner = this.seq(f.opt);
+      const i = this.next('option');
+      return () => this.option(i, inner);
+    }
+    if ('some' in f) {
+      const inner = this.seq(f.some);
+      const i = this.next('atLeastOne');
+      return () => this.atLeastOne(i, inner);
+    }
+    return this.orOf(f.or);
+  }
+
+  // Comma lists: `arch a, b`, `exclude a, "b"`.
   private nameList = this.RULE('nameList', () => {
     this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => this.CONSUME(Name) });
   });
 
+  private wordListAlts = [{ ALT: () => this.CONSUME(Name) }, { ALT: () => this.CONSUME(StringLit) }];
   private wordList = this.RULE('wordList', () => {
-    this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => this.OR([{ ALT: () => this.CONSUME(Name) }, { ALT: () => this.CONSUME(StringLit) }]) });
+    this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => this.OR(this.wordListAlts) });
   });
 
-  private productStmt = this.RULE('productStmt', () => {
-    this.OR([
-      { ALT: () => { this.CONSUME(K.title); this.consume(1, StringLit); } },
-      { ALT: () => { this.CONSUME(K.version); this.OR2([{ ALT: () => this.consume(2, StringLit) }, { ALT: () => this.consume(1, Name) }]); } },
-      { ALT: () => { this.CONSUME(K.branch); this.consume(2, Name); } },
-      { ALT: () => { this.CONSUME(K.toolchain); this.consume(3, Name); } },
-      { ALT: () => { this.CONSUME(K.arch); this.subrule(1, this.nameList); } },
-      { ALT: () => { this.CONSUME(K.kernel); this.subrule(2, this.nameList); } },
-      { ALT: () => { this.CONSUME(K.profile); this.consume(4, Name); } },
-      { ALT: () => { this.CONSUME(K.packages); this.subrule(1, this.packagesBody); } },
-      { ALT: () => { this.CONSUME(K.repo); this.consume(5, Name); this.consume(3, StringLit); this.option(1, () => this.SUBRULE(this.repoBody)); } },
-      { ALT: () => { this.CONSUME(K.settings); this.SUBRULE(this.settingsBody); } },
-      { ALT: () => { this.CONSUME(K.files); this.consume(4, StringLit); this.CONSUME(Arrow); this.consume(5, StringLit); } },
-      { ALT: () => { this.CONSUME(K.sources); this.consume(12, StringLit); } },
-      { ALT: () => { this.CONSUME(K.profilesTree); this.consume(13, StringLit); } },
-      { ALT: () => {
-        this.CONSUME(K.script);
-        this.consume(6, Name);
-        this.consume(6, StringLit);
-        this.option(2, () => this.CONSUME(K.inline));
-        this.consume(7, StringLit);
-      } },
-      { ALT: () => { this.CONSUME(K.output); this.consume(7, Name); this.option(3, () => this.SUBRULE(this.outputBody)); } },
-      { ALT: () => { this.CONSUME(K.on); this.subrule(3, this.nameList); this.subrule(4, this.productBody); } },
-      { ALT: () => { this.CONSUME(K.license); this.CONSUME(K.policy); this.consume(8, Name); } },
-      { ALT: () => { this.CONSUME(K.emulate); this.CONSUME(K.after); this.CONSUME(Duration); } },
-      { ALT: () => {
-        this.CONSUME(K.test);
-        this.OR3([
-          { ALT: () => { this.CONSUME(K.boot); this.option(4, () => this.subrule(1, this.testBody)); } },
-          { ALT: () => {
-            this.CONSUME(K.run);
-            this.AT_LEAST_ONE(() => this.consume(8, StringLit));
-            this.option(5, () => this.subrule(2, this.testBody));
-          } },
-          { ALT: () => this.CONSUME(K.reproducible) },
-        ]);
-      } },
-      { ALT: () => {
-        this.CONSUME(K.publish);
-        this.consume(9, Name);
-        this.consume(9, StringLit);
-        this.option(8, () => { this.CONSUME(K.keep); this.CONSUME(Integer); });
-      } },
-      { ALT: () => this.subrule(1, this.waiver) },
-      { ALT: () => {
-        this.CONSUME(K.schedule);
-        this.option(6, () => this.consume(10, Name));
-        this.consume(10, StringLit);
-        this.option(7, () => { this.CONSUME(K.timezone); this.consume(11, StringLit); });
-      } },
-      { ALT: () => {
-        this.CONSUME(K.owner);
-        this.OR4([
-          { ALT: () => this.CONSUME(K.community) },
-          { ALT: () => { this.CONSUME(K.maintainer); this.consume(11, Name); } },
-          { ALT: () => { this.CONSUME(K.partner); this.consume(12, Name); } },
-        ]);
-      } },
-    ]);
-  });
-
-  private packagesBody = this.RULE('packagesBody', () => {
-    this.CONSUME(LCurly);
-    // Commas between packages are taken here so that `a, b, c` is one diagnostic (the AST
-    // builder's), not one syntax error and one recovery per comma.
-    this.MANY(() => this.OR([{ ALT: () => this.SUBRULE(this.packagesItem) }, { ALT: () => this.CONSUME(Comma) }]));
-    this.CONSUME(RCurly);
-  });
-
-  private packagesItem = this.RULE('packagesItem', () => {
-    this.OR({
-      // `exclude` is also a Name; trying it first is what makes it a keyword here.
-      IGNORE_AMBIGUITIES: true,
-      DEF: [
-        { ALT: () => { this.CONSUME(K.exclude); this.SUBRULE(this.wordList); } },
-        { ALT: () => this.CONSUME(PackageRef) },
-        { ALT: () => this.CONSUME(Name) },
-        { ALT: () => this.CONSUME(StringLit) },
-      ],
-    });
-  });
-
-  private repoBody = this.RULE('repoBody', () => {
-    this.CONSUME(LCurly);
-    this.MANY(() => this.SUBRULE(this.repoStmt));
-    this.CONSUME(RCurly);
-  });
-
-  private repoStmt = this.RULE('repoStmt', () => {
-    this.OR([
-      { ALT: () => { this.CONSUME(K.suite); this.CONSUME(Name); } },
-      { ALT: () => { this.CONSUME(K.components); this.SUBRULE(this.nameList); } },
-      { ALT: () => { this.CONSUME(K.key); this.CONSUME(StringLit); } },
-    ]);
-  });
-
-  private settingsBody = this.RULE('settingsBody', () => {
-    this.CONSUME(LCurly);
-    this.MANY(() => this.SUBRULE(this.settingsStmt));
-    this.CONSUME(RCurly);
-  });
-
-  private settingsStmt = this.RULE('settingsStmt', () => {
-    this.OR([
-      { ALT: () => { this.CONSUME(K.locale); this.consume(1, StringLit); } },
-      { ALT: () => { this.CONSUME(K.timezone); this.consume(2, StringLit); } },
-      { ALT: () => { this.CONSUME(K.hostname); this.consume(3, StringLit); } },
-      { ALT: () => { this.CONSUME(K.keyboard); this.consume(4, StringLit); } },
-      { ALT: () => { this.CONSUME(K.rootPassword); this.consume(5, StringLit); } },
-      { ALT: () => { this.CONSUME(K.user); this.CONSUME(Name); this.OPTION(() => this.SUBRULE(this.userBody)); } },
-      { ALT: () => { this.CONSUME(K.services); this.SUBRULE(this.servicesBody); } },
-    ]);
-  });
-
-  private userBody = this.RULE('userBody', () => {
-    this.CONSUME(LCurly);
-    this.MANY(() => this.SUBRULE(this.userStmt));
-    this.CONSUME(RCurly);
-  });
-
-  private userStmt = this.RULE('userStmt', () => {
-    this.OR([
-      { ALT: () => { this.CONSUME(K.groups); this.SUBRULE(this.nameList); } },
-      { ALT: () => { this.CONSUME(K.password); this.consume(1, StringLit); } },
-      { ALT: () => { this.CONSUME(K.shell); this.consume(2, StringLit); } },
-      { ALT: () => { this.CONSUME(K.uid); this.CONSUME(Integer); } },
-    ]);
-  });
-
-  private servicesBody = this.RULE('servicesBody', () => {
-    this.CONSUME(LCurly);
-    this.MANY(() => this.SUBRULE(this.servicesStmt));
-    this.CONSUME(RCurly);
-  });
-
-  private servicesStmt = this.RULE('servicesStmt', () => {
-    this.OR([
-      { ALT: () => { this.CONSUME(K.enable); this.subrule(1, this.nameList); } },
-      { ALT: () => { this.CONSUME(K.disable); this.subrule(2, this.nameList); } },
-    ]);
-  });
-
-  private outputBody = this.RULE('outputBody', () => {
-    this.CONSUME(LCurly);
-    this.MANY(() => this.SUBRULE(this.outputStmt));
-    this.CONSUME(RCurly);
-  });
-
-  private outputStmt = this.RULE('outputStmt', () => {
-    this.OR([
-      { ALT: () => { this.CONSUME(K.size); this.CONSUME(Size); } },
-      { ALT: () => { this.CONSUME(K.tag); this.CONSUME(StringLit); } },
-      { ALT: () => { this.CONSUME(K.compression); this.CONSUME(Name); } },
-      { ALT: () => { this.CONSUME(K.label); this.CONSUME2(StringLit); } },
-      { ALT: () => { this.CONSUME(K.profile); this.CONSUME2(Name); } },
-    ]);
-  });
-
-  private testBody = this.RULE('testBody', () => {
-    this.CONSUME(LCurly);
-    this.MANY(() => this.SUBRULE(this.testStmt));
-    this.CONSUME(RCurly);
-  });
-
-  private testStmt = this.RULE('testStmt', () => {
-    this.OR([
-      { ALT: () => { this.CONSUME(K.timeout); this.CONSUME(Duration); } },
-      { ALT: () => { this.CONSUME(K.expect); this.consume(1, StringLit); } },
-      { ALT: () => { this.CONSUME(K.exit); this.CONSUME(Integer); } },
-      { ALT: () => { this.CONSUME(K.output); this.consume(2, StringLit); } },
-    ]);
-  });
-
-  private policyBody = this.RULE('policyBody', () => {
-    this.CONSUME(LCurly);
-    this.MANY(() => this.SUBRULE(this.policyStmt));
-    this.CONSUME(RCurly);
-  });
-
-  private policyStmt = this.RULE('policyStmt', () => {
-    this.OR([
-      { ALT: () => { this.CONSUME(K.allow); this.subrule(1, this.nameList); } },
-      { ALT: () => { this.CONSUME(K.review); this.subrule(2, this.nameList); } },
-      { ALT: () => { this.CONSUME(K.deny); this.subrule(3, this.nameList); } },
-      { ALT: () => { this.CONSUME(K.unknown); this.CONSUME(Name); } },
-      { ALT: () => this.SUBRULE(this.waiver) },
-    ]);
-  });
-
-  /** `waive PACKAGE owner "WHO" reason "WHY" until YYYY-MM-DD`, in policies, products and variants. */
-  private waiver = this.RULE('waiver', () => {
-    this.CONSUME(K.waive);
-    // A quoted name is taken too, so that `"bad name"` gets the package-name diagnostic.
-    this.OR([{ ALT: () => this.CONSUME(Name) }, { ALT: () => this.CONSUME(StringLit) }]);
-    this.CONSUME(K.owner);
-    this.CONSUME2(StringLit);
-    this.CONSUME(K.reason);
-    this.CONSUME3(StringLit);
-    this.CONSUME(K.until);
-    this.CONSUME2(Name);
-  });
+  /** The rule that parses a whole file. */
+  file(): CstNode {
+    return (this.rules.get('file') as Rule).call(this);
+  }
 }
+
+type Rule = ParserMethod<[], CstNode>;
+/** Parts of a rule besides the table's forms: a sub-rule by name, a stray comma. */
+type Extra = { rule: string } | 'COMMA';
+type Part = readonly (Form | Extra)[];
+
+const VALUE_TOKENS: Record<Exclude<Form | 'COMMA', object | 'NAMES' | 'WORDS'>, TokenType> = {
+  NAME: Name,
+  STRING: StringLit,
+  INT: Integer,
+  SIZE: Size,
+  DURATION: Duration,
+  REF: PackageRef,
+  ARROW: Arrow,
+  COMMA: Comma,
+};
 
 /** Rules whose statements become a statement's body in the AST; other sub-rules are arguments. */
 export const isBlockRule = (name: string): boolean => name.endsWith('Body');

@@ -20,9 +20,22 @@ export { readWaiver } from './properties';
 
 type Scope = 'product' | 'on';
 
+/**
+ * Products in one `extends` chain, the product itself included: real ones have a few; the
+ * limit keeps the drafts copied down a chain, and any walk up it, short.
+ */
+export const MAX_EXTENDS_DEPTH = 64;
+
+interface Applied {
+  d: Draft;
+  depth: number;
+}
+
 export class Resolver implements Ctx {
-  /** Per product: its chain applied, `on` blocks pending. Never handed out, only copies. */
-  private readonly applied = new Map<string, Draft>();
+  /** Per product: its chain applied, `on` blocks pending, and its depth (1 for a root). Never handed out, only copies. */
+  private readonly applied = new Map<string, Applied>();
+  /** Products refused for a chain over MAX_EXTENDS_DEPTH, or extending one that was. */
+  private readonly tooDeep = new Set<string>();
 
   readonly lists: ReadonlyMap<string, Decl>;
   readonly policies: ReadonlyMap<string, Decl>;
@@ -42,30 +55,54 @@ export class Resolver implements Ctx {
     return true;
   }
 
-  /** Chain of products from the root base down to `decl` (empty on a cycle or unknown base). */
-  chain(decl: Decl): Decl[] {
+  /**
+   * The products of `decl`'s chain not applied yet, root-most first, and the applied draft
+   * they go on (none from the root); undefined on a cycle, an unknown base or a chain over
+   * MAX_EXTENDS_DEPTH. The walk stops at the first applied product, so a chain declared base
+   * first costs one step a product, and any walk is at most MAX_EXTENDS_DEPTH long.
+   */
+  private chain(decl: Decl): { known: Applied | undefined; todo: Decl[] } | undefined {
+    const done = this.applied.get(decl.name);
+    if (done) return { known: done, todo: [] };
+    if (this.tooDeep.has(decl.name)) return undefined;
     const out: Decl[] = [decl];
     const seen = new Set([decl.name]);
     let cur = decl;
+    let known: Applied | undefined;
     while (cur.kind === 'product' && cur.base) {
       const base = this.decls.products.get(cur.base.name);
       if (!base) {
         this.err('unknown-product', `\`${cur.base.name}\` is not a product`, cur.base.span, didYouMean(cur.base.name, this.productNames('product')));
-        return [];
+        return undefined;
       }
       if (base.kind !== 'product') {
         this.err('extends-variant', `\`${cur.base.name}\` is a variant: a product can extend only a product`, cur.base.span);
-        return [];
+        return undefined;
       }
+      // Its own problem was reported when it was resolved.
+      if (this.tooDeep.has(base.name)) return this.refuse(decl);
+      known = this.applied.get(base.name);
+      if (known) break;
       if (seen.has(base.name)) {
         this.err('extends-cycle', `\`extends\` goes round in a circle: ${[...out.map((d) => d.name), base.name].join(' -> ')}`, cur.base.span, 'one of these products must stop extending the other');
-        return [];
+        return undefined;
       }
+      if (out.length >= MAX_EXTENDS_DEPTH) return this.refuse(decl, true);
       seen.add(base.name);
       out.push(base);
       cur = base;
     }
-    return out.reverse();
+    if ((known?.depth ?? 0) + out.length > MAX_EXTENDS_DEPTH) return this.refuse(decl, true);
+    return { known, todo: out.reverse() };
+  }
+
+  /** Refuses a product whose chain is too long; reported only where the chain first goes over. */
+  private refuse(decl: Decl, report = false): undefined {
+    this.tooDeep.add(decl.name);
+    if (report && decl.base) {
+      this.err('extends-too-deep', `\`${decl.name}\` extends a chain of more than ${MAX_EXTENDS_DEPTH} products`, decl.base.span, `a chain needs a few levels: extend a shared base instead of each other (the limit is ${MAX_EXTENDS_DEPTH})`);
+    }
+    return undefined;
   }
 
   productNames(kind?: Decl['kind']): string[] {
@@ -101,7 +138,7 @@ export class Resolver implements Ctx {
       return { d, own: true };
     }
     const chain = this.chain(decl);
-    if (chain.length === 0) return undefined;
+    if (!chain) return undefined;
     const base = this.chainDraft(chain);
     if (arch === undefined) {
       // Checks only: every block goes onto a throwaway draft.
@@ -122,17 +159,16 @@ export class Resolver implements Ctx {
    * The draft of a valid chain before its `on` blocks, kept per product so that a base shared
    * by many products, and a product asked for per arch, is applied once. Never changed after.
    */
-  private chainDraft(chain: readonly Decl[]): Draft {
-    let i = chain.length - 1;
-    while (i >= 0 && !this.applied.has((chain[i] as Decl).name)) i--;
-    const known = i >= 0 ? this.applied.get((chain[i] as Decl).name) : undefined;
-    if (known && i === chain.length - 1) return known;
-    let d = known ? cloneDraft(known) : emptyDraft();
-    for (let j = i + 1; j < chain.length; j++) {
-      const c = chain[j] as Decl;
-      if (j > i + 1) d = cloneDraft(d);
+  private chainDraft(chain: { known: Applied | undefined; todo: readonly Decl[] }): Draft {
+    const { known, todo } = chain;
+    if (known && todo.length === 0) return known.d;
+    let d = known ? cloneDraft(known.d) : emptyDraft();
+    let depth = known?.depth ?? 0;
+    for (let j = 0; j < todo.length; j++) {
+      const c = todo[j] as Decl;
+      if (j > 0) d = cloneDraft(d);
       this.applyBody(d, c.body, 'product');
-      this.applied.set(c.name, d);
+      this.applied.set(c.name, { d, depth: ++depth });
     }
     return d;
   }

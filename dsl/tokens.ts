@@ -1,6 +1,7 @@
 // The recipe language's tokens. Keywords belong to the Name category, so a keyword may
 // still stand where a name is expected (a package called `file`, `publish files ...`).
 import { createToken, Lexer, type ILexingResult, type IToken, type TokenType } from 'chevrotain';
+import { KEYWORD_WORDS } from './properties';
 
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\v\u00a0\ufeff]+/, group: Lexer.SKIPPED });
 export const Comment = createToken({ name: 'Comment', pattern: /#[^\n]*/, group: 'comments' });
@@ -21,87 +22,22 @@ export const Duration = createToken({ name: 'Duration', pattern: Lexer.NA, categ
 export const Size = createToken({ name: 'Size', pattern: Lexer.NA, categories: [Name] });
 export const Integer = createToken({ name: 'Integer', pattern: Lexer.NA, categories: [Name] });
 
+// Keywords are the property table's (dsl/properties): a row's keyword and the words its form
+// names. Each is a Name to the lexer, retyped after lexing (see tokenizeRecipe).
 const keywordTokens: TokenType[] = [];
 const KEYWORD_TYPES = new Map<string, TokenType>();
-function kw(word: string): TokenType {
+for (const word of KEYWORD_WORDS) {
   const t = createToken({ name: 'Kw_' + word.replace(/-/g, '_'), pattern: Lexer.NA, categories: [Name] });
   keywordTokens.push(t);
   KEYWORD_TYPES.set(word, t);
-  return t;
 }
 
-export const K = {
-  import: kw('import'),
-  product: kw('product'),
-  extends: kw('extends'),
-  variant: kw('variant'),
-  of: kw('of'),
-  licensePolicy: kw('license-policy'),
-  packageList: kw('package-list'),
-  title: kw('title'),
-  version: kw('version'),
-  branch: kw('branch'),
-  toolchain: kw('toolchain'),
-  arch: kw('arch'),
-  kernel: kw('kernel'),
-  profile: kw('profile'),
-  packages: kw('packages'),
-  exclude: kw('exclude'),
-  repo: kw('repo'),
-  suite: kw('suite'),
-  components: kw('components'),
-  key: kw('key'),
-  settings: kw('settings'),
-  locale: kw('locale'),
-  timezone: kw('timezone'),
-  hostname: kw('hostname'),
-  keyboard: kw('keyboard'),
-  rootPassword: kw('root-password'),
-  user: kw('user'),
-  groups: kw('groups'),
-  password: kw('password'),
-  shell: kw('shell'),
-  uid: kw('uid'),
-  services: kw('services'),
-  enable: kw('enable'),
-  disable: kw('disable'),
-  files: kw('files'),
-  script: kw('script'),
-  inline: kw('inline'),
-  output: kw('output'),
-  size: kw('size'),
-  tag: kw('tag'),
-  compression: kw('compression'),
-  label: kw('label'),
-  on: kw('on'),
-  license: kw('license'),
-  policy: kw('policy'),
-  test: kw('test'),
-  boot: kw('boot'),
-  run: kw('run'),
-  reproducible: kw('reproducible'),
-  timeout: kw('timeout'),
-  expect: kw('expect'),
-  exit: kw('exit'),
-  publish: kw('publish'),
-  schedule: kw('schedule'),
-  owner: kw('owner'),
-  community: kw('community'),
-  maintainer: kw('maintainer'),
-  partner: kw('partner'),
-  allow: kw('allow'),
-  review: kw('review'),
-  deny: kw('deny'),
-  unknown: kw('unknown'),
-  waive: kw('waive'),
-  reason: kw('reason'),
-  until: kw('until'),
-  sources: kw('sources'),
-  profilesTree: kw('profiles-tree'),
-  keep: kw('keep'),
-  emulate: kw('emulate'),
-  after: kw('after'),
-} as const;
+/** The token type of a keyword of the table. */
+export function keywordType(word: string): TokenType {
+  const t = KEYWORD_TYPES.get(word);
+  if (!t) throw new Error(`\`${word}\` is not a keyword of the property table`);
+  return t;
+}
 
 /** Every token type the parser knows; keywords and numbers are Names the lexer retypes. */
 export const allTokens: TokenType[] = [

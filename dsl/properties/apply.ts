@@ -7,8 +7,10 @@ import type { Block, Ctx, Property } from './types';
 interface BlockInfo {
   /** What one of its statements is called, in "`x` is not a … here". */
   noun: string;
-  /** The parser's rules for the block and its statements. */
+  /** The parser's rules for the block and its statements (parser.ts makes them by these names). */
   rules: readonly string[];
+  /** Commas between statements are taken, for one diagnostic a block (cst-to-ast.ts), not a syntax error each. */
+  commas?: boolean;
   /** How a scalar set twice is reported: "set twice in this …", and whether the hint points at the first. */
   twiceIn: 'block' | 'test';
   pointAtFirst: boolean;
@@ -17,7 +19,7 @@ interface BlockInfo {
 export const BLOCKS: Record<Block, BlockInfo> = {
   file: { noun: 'declaration', rules: ['file'], twiceIn: 'block', pointAtFirst: true },
   product: { noun: 'product property', rules: ['productBody', 'productStmt'], twiceIn: 'block', pointAtFirst: true },
-  packages: { noun: 'package', rules: ['packagesBody', 'packagesItem'], twiceIn: 'block', pointAtFirst: true },
+  packages: { noun: 'package', rules: ['packagesBody', 'packagesItem'], twiceIn: 'block', pointAtFirst: true, commas: true },
   repo: { noun: 'repository option', rules: ['repoBody', 'repoStmt'], twiceIn: 'block', pointAtFirst: true },
   settings: { noun: 'setting', rules: ['settingsBody', 'settingsStmt'], twiceIn: 'block', pointAtFirst: false },
   user: { noun: 'user property', rules: ['userBody', 'userStmt'], twiceIn: 'block', pointAtFirst: true },

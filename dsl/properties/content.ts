@@ -17,7 +17,7 @@ export interface PackagesTarget {
 
 export const PACKAGE_ITEMS: readonly Property<PackagesTarget>[] = [
   {
-    keyword: '', block: 'packages', syntax: 'NAME | "NAME" | @LIST', merge: 'list', toolchains: BOTH,
+    keyword: '', block: 'packages', form: [{ or: [['REF'], ['NAME'], ['STRING']] }], syntax: 'NAME | "NAME" | @LIST', merge: 'list', toolchains: BOTH,
     doc: 'a package to install, or every package of a list',
     apply: (ctx, t, item) => {
       const a = item.args[0];
@@ -42,7 +42,7 @@ export const PACKAGE_ITEMS: readonly Property<PackagesTarget>[] = [
     },
   },
   {
-    keyword: 'exclude', block: 'packages', syntax: 'exclude NAME, ...', merge: 'exclude', toolchains: BOTH,
+    keyword: 'exclude', block: 'packages', form: ['WORDS'], syntax: 'exclude NAME, ...', merge: 'exclude', toolchains: BOTH,
     doc: 'removes packages a base, a list or the profile brings in',
     apply: (_ctx, t, item) => {
       for (const a of flatArgs(item.args)) {
@@ -61,21 +61,21 @@ export function applyPackages(ctx: Ctx, t: PackagesTarget, items: readonly Stmt[
 
 export const REPO_OPTIONS: readonly Property<Repo>[] = [
   {
-    keyword: 'suite', block: 'repo', syntax: 'suite NAME', merge: 'scalar', toolchains: BOTH,
+    keyword: 'suite', block: 'repo', form: ['NAME'], syntax: 'suite NAME', merge: 'scalar', toolchains: BOTH,
     doc: 'its branch or suite (default: the product\'s `branch`)',
     apply: (_ctx, repo, o) => {
       repo.suite = argText(o.args[0]);
     },
   },
   {
-    keyword: 'components', block: 'repo', syntax: 'components NAME, ...', merge: 'scalar', toolchains: BOTH,
+    keyword: 'components', block: 'repo', form: ['NAMES'], syntax: 'components NAME, ...', merge: 'scalar', toolchains: BOTH,
     doc: 'its components',
     apply: (_ctx, repo, o) => {
       repo.components = flatArgs(o.args).map((a) => argText(a) ?? '').filter(Boolean);
     },
   },
   {
-    keyword: 'key', block: 'repo', syntax: 'key "FILE"', merge: 'scalar', toolchains: BOTH,
+    keyword: 'key', block: 'repo', form: ['STRING'], syntax: 'key "FILE"', merge: 'scalar', toolchains: BOTH,
     doc: 'the file with its signing key, relative to the recipe',
     apply: (ctx, repo, o) => {
       const k = o.args[0];
@@ -86,12 +86,12 @@ export const REPO_OPTIONS: readonly Property<Repo>[] = [
 
 export const CONTENT: readonly Property<Draft>[] = [
   {
-    keyword: 'packages', block: 'product', syntax: 'packages { NAME | @LIST | exclude NAME, ... }', merge: 'block', toolchains: BOTH,
+    keyword: 'packages', block: 'product', form: [{ body: 'packages' }], syntax: 'packages { NAME | @LIST | exclude NAME, ... }', merge: 'block', toolchains: BOTH,
     doc: 'packages to install besides the profile\'s',
     apply: (ctx, d, s) => applyPackages(ctx, { draft: d, listStack: [] }, s.body ?? []),
   },
   {
-    keyword: 'repo', block: 'product', syntax: 'repo NAME "URL" [{ OPTIONS }]', merge: 'replace-by-name', toolchains: BOTH,
+    keyword: 'repo', block: 'product', form: ['NAME', 'STRING', { opt: [{ body: 'repo' }] }], syntax: 'repo NAME "URL" [{ OPTIONS }]', merge: 'replace-by-name', toolchains: BOTH,
     doc: 'an extra package repository',
     apply: (ctx, d, s) => {
       const name = argText(s.args[0]);
@@ -107,7 +107,7 @@ export const CONTENT: readonly Property<Draft>[] = [
     },
   },
   {
-    keyword: 'sources', block: 'product', syntax: 'sources "PATH"', merge: 'list', toolchains: ['alt'],
+    keyword: 'sources', block: 'product', form: ['STRING'], syntax: 'sources "PATH"', merge: 'list', toolchains: ['alt'],
     doc: 'source packages to build first, their packages joining the repositories',
     apply: (ctx, d, s) => {
       const a = s.args[0];
@@ -122,7 +122,7 @@ export const CONTENT: readonly Property<Draft>[] = [
     },
   },
   {
-    keyword: 'files', block: 'product', syntax: 'files "SOURCE" -> "/DESTINATION"', merge: 'append', toolchains: BOTH,
+    keyword: 'files', block: 'product', form: ['STRING', 'ARROW', 'STRING'], syntax: 'files "SOURCE" -> "/DESTINATION"', merge: 'append', toolchains: BOTH,
     doc: 'copies a file or directory tree into the image',
     apply: (ctx, d, s) => {
       const src = s.args[0];
@@ -134,7 +134,7 @@ export const CONTENT: readonly Property<Draft>[] = [
     },
   },
   {
-    keyword: 'script', block: 'product', syntax: 'script post-install "/INTERPRETER" [inline] "FILE-OR-TEXT"', merge: 'append', toolchains: BOTH,
+    keyword: 'script', block: 'product', form: ['NAME', 'STRING', { opt: [{ kw: 'inline' }] }, 'STRING'], syntax: 'script post-install "/INTERPRETER" [inline] "FILE-OR-TEXT"', merge: 'append', toolchains: BOTH,
     doc: 'a script run in the build root after the packages and overlays',
     apply: (ctx, d, s) => {
       const stage = s.args[0];

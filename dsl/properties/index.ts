@@ -1,8 +1,9 @@
 // The recipe language's property table: every statement once, in the order the reference
-// lists them. The resolver applies them through it, the checker's duplicate, `on` and
-// unknown-statement errors come from it, the formatter asks it which statements stay
-// together, and docs/language.md's statement reference is generated from it (its test
-// fails when the two differ).
+// lists them. The keywords and the grammar are made from it (tokens.ts, parser.ts: a row's
+// `form` is what the parser reads after its keyword); the resolver applies them through it;
+// the checker's duplicate, `on` and unknown-statement errors come from it; the formatter asks
+// it which statements stay together; and docs/language.md's statement reference is generated
+// from it (its test fails when the two differ).
 import { BLOCKS } from './apply';
 import { CONTENT, PACKAGE_ITEMS, REPO_OPTIONS } from './content';
 import { FILE_STATEMENTS, POLICY_RULES } from './file';
@@ -12,13 +13,14 @@ import { SERVICE_OPTIONS, SETTINGS, SETTINGS_OPTIONS, USER_OPTIONS } from './set
 import { CHECKS, TEST_OPTIONS } from './tests';
 import type { Draft } from '../draft';
 import { closest } from '../suggest';
-import { type AnyProperty, type Block, MERGES, type Property } from './types';
+import { type AnyProperty, type Block, type Form, MERGES, type Property } from './types';
 
 export { applyBlock, BLOCKS, checkTwice, rowOf } from './apply';
 export { applyPackages } from './content';
+export { STRING_SETTING_FIELDS } from './settings';
 export { DECLARATION_KINDS, type DeclarationKind, FILE_STATEMENTS, POLICY_RULES } from './file';
 export { readWaiver } from './product';
-export type { AnyProperty, Block, Ctx, Merge, Property } from './types';
+export type { AnyProperty, Block, Ctx, Form, Merge, Property } from './types';
 
 /** What a product's (or variant's) body may hold. */
 export const PRODUCT_PROPERTIES: readonly Property<Draft>[] = [...IDENTITY, ...CONTENT, SETTINGS, OUTPUT, ON, ...GOVERNANCE, ...CHECKS];
@@ -36,6 +38,25 @@ export const PROPERTIES: readonly AnyProperty[] = [
   ...TEST_OPTIONS,
   ...POLICY_RULES,
 ];
+
+/** Every word that is a keyword somewhere: each row's, and those its form names (`extends`, `policy`, ...), in the table's order. */
+export const KEYWORD_WORDS: readonly string[] = (() => {
+  const words = new Set<string>();
+  const walk = (forms: readonly Form[]): void => {
+    for (const f of forms) {
+      if (typeof f === 'string' || 'body' in f) continue;
+      if ('kw' in f) words.add(f.kw);
+      else if ('opt' in f) walk(f.opt);
+      else if ('some' in f) walk(f.some);
+      else for (const alt of f.or) walk(alt);
+    }
+  };
+  for (const p of PROPERTIES) {
+    if (p.keyword !== '') words.add(p.keyword);
+    walk(p.form);
+  }
+  return [...words];
+})();
 
 /** The block whose statements a parser rule reads (`settingsBody` → settings). */
 export function blockOfRule(rule: string): Block | undefined {

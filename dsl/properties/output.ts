@@ -11,7 +11,7 @@ import { BOTH, type Property } from './types';
 
 export const OUTPUT_OPTION_ROWS: readonly Property<Output>[] = [
   {
-    keyword: 'size', block: 'output', syntax: 'size SIZE', merge: 'scalar', toolchains: BOTH,
+    keyword: 'size', block: 'output', form: ['SIZE'], syntax: 'size SIZE', merge: 'scalar', toolchains: BOTH,
     doc: 'a disk image\'s size, 64M to 16T',
     apply: (ctx, out, o) => {
       const a = o.args[0];
@@ -21,7 +21,7 @@ export const OUTPUT_OPTION_ROWS: readonly Property<Output>[] = [
     },
   },
   {
-    keyword: 'tag', block: 'output', syntax: 'tag "TEMPLATE"', merge: 'scalar', toolchains: BOTH,
+    keyword: 'tag', block: 'output', form: ['STRING'], syntax: 'tag "TEMPLATE"', merge: 'scalar', toolchains: BOTH,
     doc: 'an OCI image\'s tag; a template',
     apply: (ctx, out, o) => {
       const a = o.args[0];
@@ -32,7 +32,7 @@ export const OUTPUT_OPTION_ROWS: readonly Property<Output>[] = [
     },
   },
   {
-    keyword: 'compression', block: 'output', syntax: 'compression none | gzip | xz | zstd', merge: 'scalar', toolchains: BOTH,
+    keyword: 'compression', block: 'output', form: ['NAME'], syntax: 'compression none | gzip | xz | zstd', merge: 'scalar', toolchains: BOTH,
     doc: 'how a file system archive is compressed',
     apply: (ctx, out, o) => {
       const a = o.args[0];
@@ -43,7 +43,7 @@ export const OUTPUT_OPTION_ROWS: readonly Property<Output>[] = [
     },
   },
   {
-    keyword: 'label', block: 'output', syntax: 'label "TEXT"', merge: 'scalar', toolchains: BOTH,
+    keyword: 'label', block: 'output', form: ['STRING'], syntax: 'label "TEXT"', merge: 'scalar', toolchains: BOTH,
     doc: 'an ISO\'s volume label and boot menu title; default: the file name',
     apply: (ctx, out, o) => {
       const a = o.args[0];
@@ -54,7 +54,18 @@ export const OUTPUT_OPTION_ROWS: readonly Property<Output>[] = [
     },
   },
   {
-    keyword: 'profile', block: 'output', syntax: 'profile KIND/TARGET', merge: 'scalar', toolchains: ['alt'],
+    keyword: 'secure-boot', block: 'output', form: ['NAME'], syntax: 'secure-boot on | off', merge: 'scalar', toolchains: ['debian'],
+    doc: 'an img, qcow2 or iso that boots through Debian\'s signed shim, GRUB and kernel with UEFI Secure Boot on (x86_64)',
+    apply: (ctx, out, o) => {
+      const a = o.args[0];
+      if (!a) return;
+      const v = argText(a) ?? '';
+      if (v !== 'on' && v !== 'off') ctx.err('invalid-secure-boot', `\`${v}\` is not on or off`, a.span, 'secure-boot on, or secure-boot off');
+      else out.secureBoot = v === 'on';
+    },
+  },
+  {
+    keyword: 'profile', block: 'output', form: ['NAME'], syntax: 'profile KIND/TARGET', merge: 'scalar', toolchains: ['alt'],
     doc: 'the mkimage-profiles target of this output when it is not the product\'s: `vm/` for img and qcow2, `ve/` for tar and oci, `distro/` for iso',
     apply: (ctx, out, o) => {
       const v = atString(o.args[0]);
@@ -64,7 +75,7 @@ export const OUTPUT_OPTION_ROWS: readonly Property<Output>[] = [
 ];
 
 export const OUTPUT: Property<Draft> = {
-  keyword: 'output', block: 'product', syntax: 'output FORMAT [{ OPTIONS }]', merge: 'by-format', toolchains: BOTH,
+  keyword: 'output', block: 'product', form: ['NAME', { opt: [{ body: 'output' }] }], syntax: 'output FORMAT [{ OPTIONS }]', merge: 'by-format', toolchains: BOTH,
   doc: 'an image to build; each format at most once',
   apply: (ctx, d, s) => {
     const fmtArg = s.args[0];

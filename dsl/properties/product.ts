@@ -8,11 +8,14 @@ import { isCalendarDate, LIMITS } from '../../plan/literals';
 import { didYouMean } from '../suggest';
 import { checkCron, checkProfile, checkRelativeSource, checkTimezone } from '../values';
 import { atString } from './apply';
-import { BOTH, type Property } from './types';
+import { BOTH, type Form, type Property } from './types';
+
+/** `waive PACKAGE owner "WHO" reason "WHY" until YYYY-MM-DD`, in products and policies; a quoted name is taken so that it gets the package-name diagnostic. */
+export const WAIVER_FORM: readonly Form[] = [{ or: [['NAME'], ['STRING']] }, { kw: 'owner' }, 'STRING', { kw: 'reason' }, 'STRING', { kw: 'until' }, 'NAME'];
 
 export const IDENTITY: readonly Property<Draft>[] = [
   {
-    keyword: 'title', block: 'product', inOn: false, syntax: 'title "TEMPLATE"', merge: 'scalar', toolchains: BOTH,
+    keyword: 'title', block: 'product', form: ['STRING'], inOn: false, syntax: 'title "TEMPLATE"', merge: 'scalar', toolchains: BOTH,
     doc: 'the name people see; a template',
     apply: (ctx, d, s) => {
       const v = atString(s.args[0]);
@@ -22,21 +25,21 @@ export const IDENTITY: readonly Property<Draft>[] = [
     },
   },
   {
-    keyword: 'version', block: 'product', inOn: false, syntax: 'version "VERSION"', merge: 'scalar', toolchains: BOTH,
+    keyword: 'version', block: 'product', form: [{ or: [['STRING'], ['NAME']] }], inOn: false, syntax: 'version "VERSION"', merge: 'scalar', toolchains: BOTH,
     doc: 'the product\'s version, for `{version}`',
     apply: (_ctx, d, s) => {
       d.version = atString(s.args[0]) ?? d.version;
     },
   },
   {
-    keyword: 'branch', block: 'product', syntax: 'branch NAME', merge: 'scalar', toolchains: BOTH,
+    keyword: 'branch', block: 'product', form: ['NAME'], syntax: 'branch NAME', merge: 'scalar', toolchains: BOTH,
     doc: 'the ALT branch or Debian suite to build from',
     apply: (_ctx, d, s) => {
       d.branch = atString(s.args[0]) ?? d.branch;
     },
   },
   {
-    keyword: 'toolchain', block: 'product', inOn: false, syntax: 'toolchain alt | debian', merge: 'scalar', toolchains: BOTH,
+    keyword: 'toolchain', block: 'product', form: ['NAME'], inOn: false, syntax: 'toolchain alt | debian', merge: 'scalar', toolchains: BOTH,
     doc: 'which distribution\'s tools build it (default `alt`)',
     apply: (ctx, d, s) => {
       const v = atString(s.args[0]);
@@ -49,7 +52,7 @@ export const IDENTITY: readonly Property<Draft>[] = [
     },
   },
   {
-    keyword: 'arch', block: 'product', inOn: false, syntax: 'arch ARCH, ...', merge: 'list', toolchains: BOTH,
+    keyword: 'arch', block: 'product', form: ['NAMES'], inOn: false, syntax: 'arch ARCH, ...', merge: 'list', toolchains: BOTH,
     doc: 'the architectures to build, one variant each',
     apply: (_ctx, d, s) => {
       for (const a of flatArgs(s.args)) {
@@ -59,14 +62,14 @@ export const IDENTITY: readonly Property<Draft>[] = [
     },
   },
   {
-    keyword: 'kernel', block: 'product', syntax: 'kernel FLAVOUR, ...', merge: 'scalar', toolchains: BOTH,
+    keyword: 'kernel', block: 'product', form: ['NAMES'], syntax: 'kernel FLAVOUR, ...', merge: 'scalar', toolchains: BOTH,
     doc: 'the kernel flavours; several build once each',
     apply: (_ctx, d, s) => {
       d.kernels = flatArgs(s.args).map(atString).filter((x): x is At<string> => !!x);
     },
   },
   {
-    keyword: 'profile', block: 'product', syntax: 'profile KIND/TARGET', merge: 'scalar', toolchains: ['alt'],
+    keyword: 'profile', block: 'product', form: ['NAME'], syntax: 'profile KIND/TARGET', merge: 'scalar', toolchains: ['alt'],
     doc: 'the mkimage-profiles target that builds the image',
     apply: (ctx, d, s) => {
       const v = atString(s.args[0]);
@@ -74,7 +77,7 @@ export const IDENTITY: readonly Property<Draft>[] = [
     },
   },
   {
-    keyword: 'profiles-tree', block: 'product', inOn: false, syntax: 'profiles-tree "PATH"', merge: 'scalar', toolchains: ['alt'],
+    keyword: 'profiles-tree', block: 'product', form: ['STRING'], inOn: false, syntax: 'profiles-tree "PATH"', merge: 'scalar', toolchains: ['alt'],
     doc: 'the recipe\'s own mkimage-profiles tree (a fork), relative to the recipe; its targets are checked on the worker, not against the catalogue',
     apply: (ctx, d, s) => {
       const a = s.args[0];
@@ -85,7 +88,7 @@ export const IDENTITY: readonly Property<Draft>[] = [
 ];
 
 export const ON: Property<Draft> = {
-  keyword: 'on', block: 'product', inOn: false, syntax: 'on ARCH, ... { PROPERTIES }', merge: 'per-arch', toolchains: BOTH,
+  keyword: 'on', block: 'product', form: ['NAMES', { body: 'product' }], inOn: false, syntax: 'on ARCH, ... { PROPERTIES }', merge: 'per-arch', toolchains: BOTH,
   doc: 'properties for some architectures only',
   // Kept until the arch is known: the resolver applies (or only checks) them.
   apply: (_ctx, d, s) => {
@@ -95,7 +98,7 @@ export const ON: Property<Draft> = {
 
 export const GOVERNANCE: readonly Property<Draft>[] = [
   {
-    keyword: 'license', block: 'product', syntax: 'license policy NAME', merge: 'scalar', toolchains: BOTH,
+    keyword: 'license', block: 'product', form: [{ kw: 'policy' }, 'NAME'], syntax: 'license policy NAME', merge: 'scalar', toolchains: BOTH,
     doc: 'checks every package\'s license against a policy',
     apply: (ctx, d, s) => {
       const v = atString(s.args[1]);
@@ -108,7 +111,7 @@ export const GOVERNANCE: readonly Property<Draft>[] = [
     },
   },
   {
-    keyword: 'waive', block: 'product', syntax: 'waive PACKAGE owner "WHO" reason "WHY" until YYYY-MM-DD', merge: 'append', toolchains: BOTH,
+    keyword: 'waive', block: 'product', rule: 'waiver', form: WAIVER_FORM, syntax: 'waive PACKAGE owner "WHO" reason "WHY" until YYYY-MM-DD', merge: 'append', toolchains: BOTH,
     doc: 'lets one package pass the license check until a date',
     apply: (ctx, d, s) => {
       const w = readWaiver(s, ctx.sink);
@@ -116,7 +119,7 @@ export const GOVERNANCE: readonly Property<Draft>[] = [
     },
   },
   {
-    keyword: 'emulate', block: 'product', syntax: 'emulate after DURATION', merge: 'scalar', toolchains: ['alt'],
+    keyword: 'emulate', block: 'product', form: [{ kw: 'after' }, 'DURATION'], syntax: 'emulate after DURATION', merge: 'scalar', toolchains: ['alt'],
     doc: 'falls back to an emulating host when no native one takes a step in time',
     apply: (ctx, d, s) => {
       // The toolchain and the arch are known only per variant: compile.ts checks those.
@@ -130,7 +133,7 @@ export const GOVERNANCE: readonly Property<Draft>[] = [
     },
   },
   {
-    keyword: 'schedule', block: 'product', inOn: false, syntax: 'schedule [LABEL] "CRON" [timezone "ZONE"]', merge: 'scalar', toolchains: BOTH,
+    keyword: 'schedule', block: 'product', form: [{ opt: ['NAME'] }, 'STRING', { opt: [{ kw: 'timezone' }, 'STRING'] }], inOn: false, syntax: 'schedule [LABEL] "CRON" [timezone "ZONE"]', merge: 'scalar', toolchains: BOTH,
     doc: 'builds the product regularly',
     apply: (ctx, d, s) => {
       const cronArg = s.args.find((a) => a.kind === 'string');
@@ -143,7 +146,7 @@ export const GOVERNANCE: readonly Property<Draft>[] = [
     },
   },
   {
-    keyword: 'owner', block: 'product', inOn: false, syntax: 'owner community | maintainer TEAM | partner NAME', merge: 'scalar', toolchains: BOTH,
+    keyword: 'owner', block: 'product', form: [{ or: [[{ kw: 'community' }], [{ kw: 'maintainer' }, 'NAME'], [{ kw: 'partner' }, 'NAME']] }], inOn: false, syntax: 'owner community | maintainer TEAM | partner NAME', merge: 'scalar', toolchains: BOTH,
     doc: 'who the product is for',
     apply: (_ctx, d, s) => {
       const kind = argText(s.args[0]);

@@ -1,18 +1,20 @@
 // Rows of `settings { }`: the installed system's configuration, its users and services.
 import { argText, flatArgs, type Stmt } from '../ast';
-import { addUnique, type At, type Draft } from '../draft';
+import { addUnique, type At, type Draft, type StringSetting } from '../draft';
 import type { User } from '../../plan/model';
 import { checkAbsoluteTarget, checkHostname, checkLocale, checkPasswordHash, checkTimezone, type Problem } from '../values';
 import { applyBlock } from './apply';
 import { BOTH, type Ctx, type Property } from './types';
 
 type Settings = Draft['settings'];
-type StringSetting = 'locale' | 'timezone' | 'hostname' | 'keyboard' | 'rootPasswordHash';
+/** The draft fields of the string settings, in the rows' order: compile.ts copies each into the variant. */
+export const STRING_SETTING_FIELDS: StringSetting[] = [];
 
 /** A setting that takes one string, checked by `check` (reported under `code`) and kept in `field`. */
 function stringSetting(keyword: string, field: StringSetting, value: string, doc: string, code?: string, check?: (v: string) => Problem | undefined, template = false): Property<Settings> {
+  STRING_SETTING_FIELDS.push(field);
   return {
-    keyword, block: 'settings', syntax: `${keyword} "${value}"`, merge: 'scalar', toolchains: BOTH, doc,
+    keyword, block: 'settings', form: ['STRING'], syntax: `${keyword} "${value}"`, merge: 'scalar', toolchains: BOTH, doc,
     apply: (ctx, st, s) => {
       const a = s.args[0];
       if (a?.kind !== 'string') return;
@@ -26,7 +28,7 @@ function stringSetting(keyword: string, field: StringSetting, value: string, doc
 
 export const USER_OPTIONS: readonly Property<User>[] = [
   {
-    keyword: 'groups', block: 'user', syntax: 'groups NAME, ...', merge: 'list', toolchains: BOTH,
+    keyword: 'groups', block: 'user', form: ['NAMES'], syntax: 'groups NAME, ...', merge: 'list', toolchains: BOTH,
     doc: 'groups the user joins',
     apply: (_ctx, user, o) => {
       for (const g of flatArgs(o.args)) {
@@ -36,7 +38,7 @@ export const USER_OPTIONS: readonly Property<User>[] = [
     },
   },
   {
-    keyword: 'password', block: 'user', syntax: 'password "HASH"', merge: 'scalar', toolchains: BOTH,
+    keyword: 'password', block: 'user', form: ['STRING'], syntax: 'password "HASH"', merge: 'scalar', toolchains: BOTH,
     doc: 'a crypt(3) hash, or "!" to lock the account',
     apply: (ctx, user, o) => {
       const a = o.args[0];
@@ -44,7 +46,7 @@ export const USER_OPTIONS: readonly Property<User>[] = [
     },
   },
   {
-    keyword: 'shell', block: 'user', syntax: 'shell "/PATH"', merge: 'scalar', toolchains: BOTH,
+    keyword: 'shell', block: 'user', form: ['STRING'], syntax: 'shell "/PATH"', merge: 'scalar', toolchains: BOTH,
     doc: 'the login shell, an absolute path',
     apply: (ctx, user, o) => {
       const a = o.args[0];
@@ -52,7 +54,7 @@ export const USER_OPTIONS: readonly Property<User>[] = [
     },
   },
   {
-    keyword: 'uid', block: 'user', syntax: 'uid NUMBER', merge: 'scalar', toolchains: BOTH,
+    keyword: 'uid', block: 'user', form: ['INT'], syntax: 'uid NUMBER', merge: 'scalar', toolchains: BOTH,
     doc: 'the user id, 1000 to 60000',
     apply: (ctx, user, o) => {
       const a = o.args[0];
@@ -65,7 +67,7 @@ export const USER_OPTIONS: readonly Property<User>[] = [
 
 function serviceToggle(keyword: 'enable' | 'disable', doc: string): Property<Settings> {
   return {
-    keyword, block: 'services', syntax: `${keyword} NAME, ...`, merge: 'toggle', toolchains: BOTH, doc,
+    keyword, block: 'services', form: ['NAMES'], syntax: `${keyword} NAME, ...`, merge: 'toggle', toolchains: BOTH, doc,
     apply: (_ctx, st, o) => {
       const [add, remove] = keyword === 'enable' ? [st.enable, st.disable] : [st.disable, st.enable];
       for (const x of flatArgs(o.args)) {
@@ -90,12 +92,12 @@ export const SETTINGS_OPTIONS: readonly Property<Settings>[] = [
   stringSetting('keyboard', 'keyboard', 'LAYOUTS', 'the keyboard layouts, as the installer takes them'),
   stringSetting('root-password', 'rootPasswordHash', 'HASH', 'root\'s crypt(3) hash, or "!" to lock it', 'invalid-password-hash', checkPasswordHash),
   {
-    keyword: 'user', block: 'settings', syntax: 'user NAME [{ OPTIONS }]', merge: 'merge-by-name', toolchains: BOTH,
+    keyword: 'user', block: 'settings', form: ['NAME', { opt: [{ body: 'user' }] }], syntax: 'user NAME [{ OPTIONS }]', merge: 'merge-by-name', toolchains: BOTH,
     doc: 'an account for people',
     apply: (ctx, st, s) => applyUser(ctx, st, s),
   },
   {
-    keyword: 'services', block: 'settings', syntax: 'services { enable NAME, ... disable NAME, ... }', merge: 'block', toolchains: BOTH,
+    keyword: 'services', block: 'settings', form: [{ body: 'services' }], syntax: 'services { enable NAME, ... disable NAME, ... }', merge: 'block', toolchains: BOTH,
     doc: 'systemd units to enable or disable',
     apply: (ctx, st, s) => applyBlock(ctx, SERVICE_OPTIONS, 'services', st, s.body ?? []),
   },
@@ -115,7 +117,7 @@ function applyUser(ctx: Ctx, st: Settings, s: Stmt): void {
 }
 
 export const SETTINGS: Property<Draft> = {
-  keyword: 'settings', block: 'product', syntax: 'settings { SETTINGS }', merge: 'block', toolchains: BOTH,
+  keyword: 'settings', block: 'product', form: [{ body: 'settings' }], syntax: 'settings { SETTINGS }', merge: 'block', toolchains: BOTH,
   doc: 'the installed system\'s configuration',
   apply: (ctx, d, s) => applyBlock(ctx, SETTINGS_OPTIONS, 'settings', d.settings, s.body ?? []),
 };

@@ -13,10 +13,10 @@ const MAX_KEEP = 1000;
 
 /** A test's options are read by the `test` row, per kind; `only` says which kinds take each. */
 export const TEST_OPTIONS: readonly Property<never>[] = [
-  { keyword: 'timeout', block: 'test', syntax: 'timeout DURATION', merge: 'scalar', toolchains: BOTH, only: ['boot', 'run'], doc: 'how long the test may take, 1s to 24h (boot 10m, run 5m)' },
-  { keyword: 'expect', block: 'test', syntax: 'expect "TEXT"', merge: 'scalar', toolchains: BOTH, only: ['boot'], doc: 'what the console shows once booted (default "login:")' },
-  { keyword: 'exit', block: 'test', syntax: 'exit CODE', merge: 'scalar', toolchains: BOTH, only: ['run'], doc: 'the exit status expected, 0 to 255' },
-  { keyword: 'output', block: 'test', syntax: 'output "TEXT"', merge: 'scalar', toolchains: BOTH, only: ['run'], doc: 'text the command must print' },
+  { keyword: 'timeout', block: 'test', form: ['DURATION'], syntax: 'timeout DURATION', merge: 'scalar', toolchains: BOTH, only: ['boot', 'run'], doc: 'how long the test may take, 1s to 24h (boot 10m, run 5m)' },
+  { keyword: 'expect', block: 'test', form: ['STRING'], syntax: 'expect "TEXT"', merge: 'scalar', toolchains: BOTH, only: ['boot'], doc: 'what the console shows once booted (default "login:")' },
+  { keyword: 'exit', block: 'test', form: ['INT'], syntax: 'exit CODE', merge: 'scalar', toolchains: BOTH, only: ['run'], doc: 'the exit status expected, 0 to 255' },
+  { keyword: 'output', block: 'test', form: ['STRING'], syntax: 'output "TEXT"', merge: 'scalar', toolchains: BOTH, only: ['run'], doc: 'text the command must print' },
 ];
 
 function applyTest(ctx: Ctx, d: Draft, s: Stmt): void {
@@ -109,12 +109,12 @@ function applyPublish(ctx: Ctx, d: Draft, s: Stmt): void {
 
 export const CHECKS: readonly Property<Draft>[] = [
   {
-    keyword: 'test', block: 'product', syntax: 'test boot | run "COMMAND" ... | reproducible [{ OPTIONS }]', merge: 'by-kind', toolchains: BOTH,
+    keyword: 'test', block: 'product', form: [{ or: [[{ kw: 'boot' }, { opt: [{ body: 'test' }] }], [{ kw: 'run' }, { some: ['STRING'] }, { opt: [{ body: 'test' }] }], [{ kw: 'reproducible' }]] }], syntax: 'test boot | run "COMMAND" ... | reproducible [{ OPTIONS }]', merge: 'by-kind', toolchains: BOTH,
     doc: 'a test of the built images; publishing waits for it',
     apply: applyTest,
   },
   {
-    keyword: 'publish', block: 'product', syntax: 'publish files "/PATH" [keep N] | registry "HOST/PATH"', merge: 'append', toolchains: BOTH,
+    keyword: 'publish', block: 'product', form: ['NAME', 'STRING', { opt: [{ kw: 'keep' }, 'INT'] }], syntax: 'publish files "/PATH" [keep N] | registry "HOST/PATH"', merge: 'append', toolchains: BOTH,
     doc: 'where the tested images go',
     apply: applyPublish,
   },

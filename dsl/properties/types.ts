@@ -49,10 +49,39 @@ export interface Ctx {
   fromFile(file: string, rel: string): string;
 }
 
+/**
+ * What follows a statement's keyword, as the parser reads it (parser.ts builds each block's
+ * statement rule from its rows' forms): a value token, a comma list (`NAMES`: names; `WORDS`:
+ * names or strings), another keyword (`{ kw }`), a block of statements (`{ body }`), an
+ * optional part, a part repeated at least once, or one of several sequences.
+ */
+export type Form =
+  | 'NAME'
+  | 'STRING'
+  | 'INT'
+  | 'SIZE'
+  | 'DURATION'
+  | 'REF'
+  | 'ARROW'
+  | 'NAMES'
+  | 'WORDS'
+  | { kw: string }
+  | { body: Block }
+  | { opt: readonly Form[] }
+  | { some: readonly Form[] }
+  | { or: readonly (readonly Form[])[] };
+
 export interface Property<T> {
   /** The statement's keyword; '' for a bare package name in `packages`. */
   keyword: string;
   block: Block;
+  /** The values after the keyword (for a bare package, instead of one). */
+  form: readonly Form[];
+  /**
+   * A statement that is a parser rule of its own, by name (the declarations, and the waiver,
+   * which stands in two blocks): the rule is made once, from the first row that names it.
+   */
+  rule?: string;
   /** Product properties only: may it be set per architecture, in `on ARCH { }`? */
   inOn?: boolean;
   /** Arity and value kinds, as the reference writes them: `arch ARCH, ...`. */

@@ -24,12 +24,12 @@ const SAMPLES: Record<string, string> = {
   'settings root-password': 'root-password "!"', 'settings user': 'user u', 'settings services': 'services {}',
   'user groups': 'groups wheel', 'user password': 'password "!"', 'user shell': 'shell "/bin/sh"', 'user uid': 'uid 1001',
   'services enable': 'enable sshd', 'services disable': 'disable sshd',
-  'output size': 'size 1G', 'output tag': 'tag "t"', 'output compression': 'compression xz', 'output label': 'label "L"', 'output profile': 'profile vm/regular-systemd', 'product profiles-tree': 'profiles-tree "profiles/fork"',
+  'output size': 'size 1G', 'output tag': 'tag "t"', 'output compression': 'compression xz', 'output label': 'label "L"', 'output profile': 'profile vm/regular-systemd', 'output secure-boot': 'secure-boot on', 'product profiles-tree': 'profiles-tree "profiles/fork"',
   'test timeout': 'timeout 1m', 'test expect': 'expect "x"', 'test exit': 'exit 0', 'test output': 'output "x"',
   'license-policy allow': 'allow MIT', 'license-policy review': 'review MIT', 'license-policy deny': 'deny MIT',
   'license-policy unknown': 'unknown deny', 'license-policy waive': 'waive a owner "o" reason "r" until 2030-01-01',
 };
-const OUTPUT_OF: Record<string, string> = { size: 'qcow2', tag: 'oci', compression: 'tar', label: 'iso', profile: 'qcow2' };
+const OUTPUT_OF: Record<string, string> = { size: 'qcow2', tag: 'oci', compression: 'tar', label: 'iso', profile: 'qcow2', 'secure-boot': 'qcow2' };
 
 const sample = (p: AnyProperty): string => {
   const s = SAMPLES[`${p.block} ${p.keyword}`];
