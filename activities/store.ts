@@ -63,11 +63,25 @@ export interface CommitMeta {
   values?: Record<string, unknown>;
   /** sha256 of outputs the step already knows, by path (see commit). */
   digests?: Record<string, string>;
+  /** Fetched from the remote store: not pushed back. */
+  fromRemote?: boolean;
+}
+
+/** The remote store behind this one (store-remote.ts); the directory is then its local cache. */
+export interface RemoteStore {
+  /** After a local miss: the namespace's remote entry, checked on the way, committed here. */
+  pull(local: StepStore, key: string, quarantine: boolean): Promise<LookupResult>;
+  /** Copies a committed entry out, its manifest last. */
+  push(local: StepStore, entry: StoreEntry): Promise<void>;
+  holds(local: StepStore, key: string): Promise<boolean>;
+  /** A local hit: the remote records the use now and then, and finishes a push that failed. */
+  hit(local: StepStore, entry: StoreEntry): Promise<void>;
 }
 
 export interface StoreOptions {
   /** Where quarantines are reported; warnings to stderr when absent. */
   logger?: Logger;
+  remote?: RemoteStore;
 }
 
 /** A lookup's entry, if a sound one exists, and the bad entries it quarantined on the way. */
@@ -163,7 +177,7 @@ export class StepStore {
       await fs.access(path.join(this.entryDir(key), MANIFEST_FILE));
       return true;
     } catch (err) {
-      if (isEnoent(err)) return false;
+      if (isEnoent(err)) return this.options.remote ? this.options.remote.holds(this, key) : false;
       throw err;
     }
   }
@@ -173,7 +187,7 @@ export class StepStore {
     try {
       await fs.lstat(dir);
     } catch (err) {
-      if (isEnoent(err)) return { quarantined: [] };
+      if (isEnoent(err)) return this.options.remote ? this.options.remote.pull(this, key, options.quarantine !== false) : { quarantined: [] };
       throw err;
     }
     const verdict = await verifyEntry(dir, key, await sealKey(this.sharedRoot));
@@ -192,7 +206,9 @@ export class StepStore {
         throw err;
       }
     }
-    return { entry: this.entryAt(key, dir, manifest), quarantined: [] };
+    const entry = this.entryAt(key, dir, manifest);
+    if (this.options.remote && options.touch !== false) await this.options.remote.hit(this, entry);
+    return { entry, quarantined: [] };
   }
 
   private entryAt(key: string, dir: string, manifest: StoreManifest): StoreEntry {
@@ -257,6 +273,7 @@ export class StepStore {
       if (err.code !== 'ENOENT') throw err;
     });
     const [entry] = await Promise.all([this.place(staging, meta), fs.rm(scratch, { recursive: true, force: true })]);
+    if (this.options.remote && !meta.fromRemote) await this.options.remote.push(this, entry);
     return entry;
   }
 

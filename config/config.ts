@@ -30,6 +30,27 @@ export const Config = z.object({
    * read-only loop mount where the host allows one, else the VM writes a tar; `vm` always the tar.
    */
   foreignRootCopy: z.enum(['auto', 'vm']).default('auto'),
+  /**
+   * The remote content-addressed store shared by every build host (an OCI registry), when
+   * set; storeDir is then this worker's bounded cache in front of it. Unset: storeDir is the store.
+   */
+  remoteStore: z
+    .object({
+      /** oci://host[:port]/prefix (https) or oci+http://host[:port]/prefix (plain http: loopback, tests). */
+      url: z.string().regex(/^oci(\+http)?:\/\/[^/\s]+\/[a-z0-9]+(?:[._/-][a-z0-9]+)*$/, 'must be oci://host[:port]/prefix'),
+      username: z.string().optional(),
+      /** Secrets are read when used, from this variable or file (as publishing does). */
+      passwordEnv: z.string().optional(),
+      passwordFile: z.string().optional(),
+      tokenFile: z.string().optional(),
+      /** The local cache's budget; least recently used entries go beyond it. */
+      cacheBytes: z.number().int().min(0),
+      /** Entries used more recently than this stay even over the budget (a step may be reading them). */
+      cacheMinIdleMs: z.number().int().min(0),
+      /** Upload chunk size for large outputs. */
+      chunkBytes: z.number().int().min(1 << 20),
+    })
+    .optional(),
 });
 export type Config = z.infer<typeof Config>;
 
@@ -56,5 +77,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: env.SBORKA_LOG_LEVEL ?? 'info',
     foreignRootCopy: env.SBORKA_FOREIGN_ROOT_COPY || 'auto',
+    remoteStore: env.SBORKA_STORE_URL
+      ? {
+          url: env.SBORKA_STORE_URL,
+          username: env.SBORKA_STORE_USER || undefined,
+          passwordEnv: env.SBORKA_STORE_PASSWORD ? 'SBORKA_STORE_PASSWORD' : undefined,
+          passwordFile: env.SBORKA_STORE_PASSWORD_FILE || undefined,
+          tokenFile: env.SBORKA_STORE_TOKEN_FILE || undefined,
+          cacheBytes: Number(env.SBORKA_STORE_CACHE_BYTES ?? 50 * 2 ** 30),
+          cacheMinIdleMs: Number(env.SBORKA_STORE_CACHE_MIN_IDLE_MS ?? 10 * 60_000),
+          chunkBytes: Number(env.SBORKA_STORE_CHUNK_BYTES ?? 64 * 2 ** 20),
+        }
+      : undefined,
   });
 }

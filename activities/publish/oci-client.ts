@@ -66,6 +66,10 @@ export class OciClient {
     this.dispatcher = new Agent({ headersTimeout: timeout, bodyTimeout: timeout, connectTimeout: Math.min(timeout, 30_000) });
   }
 
+  get aborted(): boolean {
+    return this.o.signal?.aborted ?? false;
+  }
+
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
@@ -172,6 +176,85 @@ export class OciClient {
       url = link ? /<([^>]+)>/.exec(link)?.[1] : undefined;
     }
     return tags;
+  }
+
+  // --- for the step store (store-oci.ts): streamed reads, resumable uploads, deletes ---
+
+  /** The blob's bytes as a stream (never buffered: multi-GB images), or undefined when absent. */
+  async blobStream(repo: string, digest: string): Promise<NodeJS.ReadableStream | undefined> {
+    if (!(await this.blobExists(repo, digest))) return undefined; // also learns the auth header
+    const authz = this.auth.get(this.basicOnly ? '' : pushScope(repo)) ?? this.auth.get('');
+    const res = await request(`${this.base}/v2/${repo}/blobs/${digest}`, {
+      method: 'GET', headers: { 'user-agent': 'sborka-store/1', ...(authz ? { authorization: authz } : {}) }, dispatcher: this.dispatcher,
+      // Registries on object storage redirect blob reads; undici drops the credentials when the origin changes.
+      maxRedirections: 5, ...(this.o.signal ? { signal: this.o.signal } : {}),
+    });
+    if (res.statusCode === 404) return (await res.body.dump(), undefined);
+    if (res.statusCode !== 200) throw new RegistryError(`GET blob ${digest}: ${res.statusCode} ${await res.body.text()}`, res.statusCode, res.statusCode >= 500);
+    return res.body;
+  }
+
+  /** Opens an upload session; its location, to PATCH chunks to. */
+  async startUpload(repo: string): Promise<string> {
+    const res = await this.retrying('start upload', () => this.send({ method: 'POST', url: `/v2/${repo}/blobs/uploads/`, scope: pushScope(repo) }));
+    if (res.status !== 202) throw this.fail(`POST /v2/${repo}/blobs/uploads/`, res);
+    return this.location(res);
+  }
+
+  /** How many bytes the upload session holds, or undefined when the registry forgot it. */
+  async uploadOffset(repo: string, location: string): Promise<number | undefined> {
+    const res = await this.retrying('upload status', () => this.send({ method: 'GET', url: location, scope: pushScope(repo) }));
+    if (res.status === 404) return undefined;
+    if (res.status !== 204) throw this.fail('GET upload status', res);
+    const end = /^0-(\d+)$/.exec(header(res, 'range') ?? '')?.[1];
+    // "0-0" is both "nothing" and "one byte": taken as nothing, a wrong guess is refused (416) and the session restarted.
+    return end === undefined || end === '0' ? 0 : Number(end) + 1;
+  }
+
+  /** Sends bytes start..end (inclusive) of the file; the session's next location. Not retried here: the caller resumes. */
+  async patchChunk(repo: string, location: string, file: string, start: number, end: number): Promise<string> {
+    const res = await this.send({
+      method: 'PATCH', url: location, scope: pushScope(repo),
+      headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end}`, 'content-length': String(end - start + 1) },
+      body: () => createReadStream(file, { start, end, highWaterMark: 4 << 20 }),
+    });
+    if (res.status !== 202) throw new RegistryError(`PATCH chunk ${start}-${end}: unexpected ${res.status} ${snippet(res.body)}`, res.status, res.status === 416);
+    return this.location(res);
+  }
+
+  async finishUpload(repo: string, location: string, digest: string): Promise<void> {
+    const res = await this.send({ method: 'PUT', url: withQuery(location, 'digest', digest), scope: pushScope(repo), headers: { 'content-length': '0' } });
+    if (res.status !== 201) throw this.fail(`PUT (finish upload) ${digest}`, res);
+    await this.checkDigestHeader(res, digest);
+  }
+
+  /** Untags and deletes a manifest by digest; false when it was gone already. */
+  async deleteManifest(repo: string, digest: string): Promise<boolean> {
+    const res = await this.retrying(`DELETE manifest ${digest}`, () => this.send({ method: 'DELETE', url: `/v2/${repo}/manifests/${digest}`, scope: pushScope(repo) }));
+    if (res.status === 404) return false;
+    if (res.status !== 202) throw this.fail(`DELETE /v2/${repo}/manifests/${digest}`, res);
+    return true;
+  }
+
+  /** Unlinks a blob from the repository (the registry's garbage-collect frees its bytes). */
+  async deleteBlob(repo: string, digest: string): Promise<void> {
+    const res = await this.retrying(`DELETE blob ${digest}`, () => this.send({ method: 'DELETE', url: `/v2/${repo}/blobs/${digest}`, scope: pushScope(repo) }));
+    if (res.status !== 202 && res.status !== 404) throw this.fail(`DELETE /v2/${repo}/blobs/${digest}`, res);
+  }
+
+  /** The registry's repositories (its catalog), those under `prefix/` when given. */
+  async listRepositories(prefix?: string): Promise<string[]> {
+    const repos: string[] = [];
+    let url: string | undefined = '/v2/_catalog?n=1000';
+    while (url) {
+      const current: string = url;
+      const res = await this.retrying('catalog', () => this.send({ method: 'GET', url: current, scope: 'registry:catalog:*' }));
+      if (res.status !== 200) throw this.fail(`GET ${current}`, res);
+      repos.push(...((JSON.parse(res.body.toString('utf8')) as { repositories?: string[] | null }).repositories ?? []));
+      const link = header(res, 'link');
+      url = link ? /<([^>]+)>/.exec(link)?.[1] : undefined;
+    }
+    return prefix === undefined ? repos : repos.filter((r) => r.startsWith(`${prefix}/`));
   }
 
   // --- plumbing -----------------------------------------------------------------

@@ -4,6 +4,8 @@ import { CliContext } from '../context';
 import { parseDurationFlag, parseSizeFlag } from '../durations';
 import { formatBytes, keysInUse } from '../../service/store-usage';
 import { gcStore, StepStore } from '../../activities';
+import { gcRemoteStore, type GcOptions, type GcResult } from '../../activities/store-gc';
+import { openOciStore } from '../../activities/store-remote';
 
 const usage = 'sborka gc [--max-age 14d] [--max-size 100G] [--dry-run]';
 
@@ -21,17 +23,29 @@ export const gcCommand: Command = {
     const ctx = new CliContext();
     try {
       const protectedKeys = await keysInUse(await ctx.client());
-      const result = await gcStore(new StepStore(ctx.config.storeDir), {
+      const options: GcOptions = {
         maxAgeMs: values['max-age'] ? parseDurationFlag('max-age', values['max-age']) : undefined,
         maxTotalBytes: values['max-size'] ? parseSizeFlag('max-size', values['max-size']) : undefined,
         protectedKeys,
         dryRun: values['dry-run'],
-      });
+      };
       const verb = values['dry-run'] ? 'would remove' : 'removed';
-      for (const r of result.removed) io.stdout.write(`${verb} ${r.key} (${r.kind}, ${formatBytes(r.bytes)}, last used ${r.lastUsed})\n`);
-      io.stdout.write(
-        `${verb} ${result.removed.length} entries, ${formatBytes(result.freedBytes)}; kept ${result.keptEntries} (${formatBytes(result.keptBytes)}), ${protectedKeys.size} in use by running builds\n`,
-      );
+      const report = (where: string, result: GcResult) => {
+        for (const r of result.removed) io.stdout.write(`${verb} ${r.key}${r.tenant ? ` (tenant ${r.tenant})` : ''} (${r.kind}, ${formatBytes(r.bytes)}, last used ${r.lastUsed})\n`);
+        io.stdout.write(
+          `${where}: ${verb} ${result.removed.length} entries, ${formatBytes(result.freedBytes)}; kept ${result.keptEntries} (${formatBytes(result.keptBytes)}), ${protectedKeys.size} in use by running builds\n`,
+        );
+      };
+      report(ctx.config.remoteStore ? 'local cache' : 'store', await gcStore(new StepStore(ctx.config.storeDir), options));
+      // The registry too: the same rules over every namespace; its garbage-collect frees the blobs.
+      const oci = await openOciStore(ctx.config);
+      if (oci) {
+        try {
+          report(`remote store ${ctx.config.remoteStore!.url}`, await gcRemoteStore(oci, options));
+        } finally {
+          await oci.o.client.close();
+        }
+      }
       return EXIT.ok;
     } finally {
       await ctx.close();

@@ -5,15 +5,32 @@ import { EXIT, UserError, type Command } from '../command';
 import { CliContext } from '../context';
 import { StepStore } from '../../activities/store';
 import { auditStore } from '../../activities/store-audit';
+import { openOciStore } from '../../activities/store-remote';
+import { formatBytes, storeUsage } from '../../service/store-usage';
 
-const usage = 'sborka store verify [--quarantine]';
+const usage = 'sborka store verify [--quarantine] | sborka store usage [--json]';
 
 export const storeCommand: Command = {
   name: 'store',
-  summary: 'check every store entry against its manifest and seal (verify), quarantining bad ones on request',
+  summary: 'check every store entry against its manifest and seal (verify), or show what each tenant holds (usage)',
   usage,
   async run(args, io) {
     const [sub, ...rest] = args;
+    if (sub === 'usage') {
+      const { values } = parseCommandArgs(rest, { json: { type: 'boolean', default: false } }, usage);
+      const config = new CliContext().config;
+      const oci = await openOciStore(config);
+      try {
+        const result = await storeUsage(new StepStore(config.storeDir), oci);
+        if (values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        for (const [where, rows] of values.json ? [] : ([['local', result.local], ['remote', result.remote ?? []]] as const)) {
+          for (const r of rows) io.stdout.write(`${where} ${r.tenant ?? '(shared)'}: ${r.entries} entries, ${formatBytes(r.bytes)}\n`);
+        }
+      } finally {
+        await oci?.o.client.close();
+      }
+      return EXIT.ok;
+    }
     if (sub !== 'verify') throw new UserError(`say what to do with the store: ${usage}`, EXIT.usage);
     const { values } = parseCommandArgs(rest, { quarantine: { type: 'boolean', default: false } }, usage);
     const ctx = new CliContext();
