@@ -1,6 +1,8 @@
 // Heartbeats at a bounded rate. Tools may print thousands of lines a second; Temporal needs
 // only the latest progress, and a quiet tool (a long tar) still has to heartbeat so that the
-// worker hears about cancellation and the server does not time the step out.
+// worker hears about cancellation and the server does not time the step out. What it sends
+// is noted for the attempt's own keep-alive (attempt-interceptor.ts), which repeats it.
+import { noteHeartbeat } from './attempt-records';
 
 export interface Heartbeater<T> {
   /** Records the latest details; they are sent now or at the next allowed moment. */
@@ -33,6 +35,7 @@ export function throttledHeartbeat<T>(send: (details: T) => void, options: Heart
     pending = false;
     lastSent = now();
     send(latest.details);
+    noteHeartbeat(latest.details);
   };
   const keepAlive = setInterval(() => {
     if (latest && now() - lastSent >= keepAliveMs) flush();

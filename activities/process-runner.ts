@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { CancelledFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
+import { noteChildGroup } from './attempt-records';
 import { badInput, stepFailed } from './failures';
 import { readLogTail } from './step-log';
 
@@ -120,6 +121,7 @@ export async function runProcess(options: RunProcessOptions): Promise<ProcessOut
   };
   if (pid !== undefined) {
     outcome.pid = pid;
+    noteChildGroup(pid); // the attempt record names the group, for whoever comes after a kill
     options.onSpawn?.(pid);
     signal?.addEventListener('abort', onAbort, { once: true });
   }

@@ -28,8 +28,8 @@ export const RetryPolicy = z.object({
 export const StepTimeouts = z.object({
   /** One attempt of the step, end to end. */
   startToCloseMs: Millis.default(3_600_000),
-  /** A running step that has not heartbeated for this long is presumed dead and retried. */
-  heartbeatMs: Millis.default(60_000),
+  /** A running step that has not heartbeated for this long is presumed dead and retried (workers heartbeat every few seconds). */
+  heartbeatMs: Millis.default(30_000),
 });
 
 const StepCommon = z.object({
