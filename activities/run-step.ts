@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import { badInput, stepFailed, unsupportedStep } from './failures';
 import { throttledHeartbeat } from './heartbeat';
+import { quietStart } from './quiet-start';
 import { defaultRegistry } from './kinds/all';
 import type { KindContext, KindRegistry } from './kinds/registry';
 import { beginAttempt, type LedgerEntry, type Quarantined } from './ledger';
@@ -16,7 +17,8 @@ import { reapAbandonedStaging, STAGING_ENV } from './orphans';
 import { runChecked, stepEnv } from './process-runner';
 import { CacheProbeInput, StepInput, StepProgress, StepResult, type CacheProbeHit, type CacheProbeResult } from '../plan/step-contract';
 import { appendLogLines, stepLogPath } from './step-log';
-import { StepStore, type StoreEntry } from './store';
+import type { StepStore, StoreEntry } from './store';
+import { openStepStore } from './store-remote';
 import { hitLine, placeStep, quarantineLine } from './store-placement';
 
 export interface RunStepDeps {
@@ -28,10 +30,12 @@ export interface RunStepDeps {
   killGraceMs?: number;
   /** Heartbeat rate limit. */
   heartbeatIntervalMs?: number;
+  /** No heartbeat before the step has run this long (quiet-start.ts); the heartbeat interval when absent. */
+  firstHeartbeatMs?: number;
 }
 
 export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<StepResult> {
-  const store = new StepStore(deps.config.storeDir, { logger: deps.logger });
+  const store = openStepStore(deps.config, deps.logger);
   const registry = deps.registry ?? defaultRegistry();
 
   return async function runStep(raw: StepInput): Promise<StepResult> {
@@ -91,7 +95,9 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
       throw failure;
     }
 
-    const heartbeat = throttledHeartbeat<StepProgress>((d) => ctx.heartbeat(d), { minIntervalMs: deps.heartbeatIntervalMs ?? 1000 });
+    const intervalMs = deps.heartbeatIntervalMs ?? 1000;
+    const quiet = quietStart<StepProgress>((d) => ctx.heartbeat(d), deps.firstHeartbeatMs ?? intervalMs);
+    const heartbeat = throttledHeartbeat<StepProgress>(quiet.send, { minIntervalMs: intervalMs });
     let current: StepProgress = { phase: 'starting' };
     const progress = (update: Partial<StepProgress>) => {
       current = { ...current, ...update };
@@ -153,6 +159,7 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
       throw failure;
     } finally {
       heartbeat.stop();
+      quiet.stop();
     }
   };
 }
@@ -164,7 +171,7 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
  * reports their failures properly, and so are a license review and what follows it.
  */
 export function createProbeCache(deps: RunStepDeps): (input: CacheProbeInput) => Promise<CacheProbeResult> {
-  const store = new StepStore(deps.config.storeDir, { logger: deps.logger });
+  const store = openStepStore(deps.config, deps.logger);
   const registry = deps.registry ?? defaultRegistry();
 
   return async function probeCache(raw: CacheProbeInput): Promise<CacheProbeResult> {

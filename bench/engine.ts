@@ -14,7 +14,7 @@ import { parsePlan, type BuildPlan } from '../plan/plan';
 import { buildResult, buildView, startBuild } from '../service/builds';
 import { loadConfig } from '../config/config';
 import { connectClient } from '../service/temporal-connection';
-import { stopEmbeddedServer } from '../service/temporal-server';
+import { embeddedPaths, stopEmbeddedServer } from '../service/temporal-server';
 import { defaultQueues, startWorkers } from '../service/worker';
 
 const VARIANTS = 4;
@@ -49,6 +49,17 @@ const median = (xs: number[]) => {
 };
 const round = (x: number) => Math.round(x * 100) / 100;
 
+/** CPU time (ms) the embedded server has used so far: what a step costs it, whatever the load beside it. */
+function serverCpuMs(pidFile: string): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${fs.readFileSync(pidFile, 'utf8').trim()}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in USER_HZ (100 on Linux)
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sborka-bench-engine-'));
   const config = loadConfig({ ...process.env, SBORKA_STATE_DIR: stateDir, SBORKA_TEMPORAL_PORT: process.env.SBORKA_BENCH_PORT ?? '17299', TEMPORAL_ADDRESS: '' });
@@ -78,10 +89,16 @@ async function main(): Promise<void> {
       // Warm the workflow cache and the bundle so the figures are the steady state.
       await buildResult(client, (await startBuild(client, chainPlan('bench-warmup', 1, 5, false, 'warmup'))).workflowId);
 
+      const pidFile = embeddedPaths(config).pidFile;
+      const server0 = serverCpuMs(pidFile);
+      const worker0 = process.cpuUsage();
+      const load = os.loadavg()[0]!;
       const t0 = performance.now();
       const noopBuild = (await startBuild(client, chainPlan('bench-noop', VARIANTS, STEPS_PER_VARIANT, false, 'bench'))).workflowId;
       await buildResult(client, noopBuild);
       const wallMs = performance.now() - t0;
+      const workerCpu = process.cpuUsage(worker0);
+      const server1 = serverCpuMs(pidFile);
       const view = await buildView(client, noopBuild);
       const engineStep = view.variants.flatMap((v) => v.steps.map((s) => Date.parse(s.endedAt!) - Date.parse(s.startedAt!)));
       // Variants run concurrently; each is a chain, so one variant's wall time / its steps is the per-step latency.
@@ -101,7 +118,7 @@ async function main(): Promise<void> {
         `${JSON.stringify(
           {
             bench: 'engine',
-            machine: { cpus: os.cpus().length, node: process.version },
+            machine: { cpus: os.cpus().length, node: process.version, loadAverage1m: round(load) },
             noopSteps: VARIANTS * STEPS_PER_VARIANT,
             variants: VARIANTS,
             directMedianMsPerStep: round(median(direct)),
@@ -110,6 +127,11 @@ async function main(): Promise<void> {
             wallMsPerChainedStep: round(perStepWall),
             wallOverheadMsPerStep: round(perStepWall - median(direct)),
             totalWallMs: Math.round(wallMs),
+            // CPU per no-op step (runStep's own included): the figure the machine's load moves least.
+            cpuMsPerStep: {
+              worker: round((workerCpu.user + workerCpu.system) / 1000 / (VARIANTS * STEPS_PER_VARIANT)),
+              server: server0 === undefined || server1 === undefined ? null : round((server1 - server0) / (VARIANTS * STEPS_PER_VARIANT)),
+            },
             targetOverheadMsPerStep: 25,
             rerun50: { coldMs: Math.round(coldMs), warmMs: Math.round(warmMs), cachedSteps, targetWarmMs: 2000 },
           },

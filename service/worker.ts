@@ -10,6 +10,8 @@ import { createActivities, type KindRegistry } from '../activities';
 import { createNightlyActivities } from '../activities/nightly';
 import { createPublishActivities } from '../activities/publish';
 import { createQueueWatchActivities } from '../activities/queue-watch';
+import { attemptInterceptor } from '../activities/attempt-interceptor';
+import { watchDeadWorkers } from '../activities/takeover';
 import type { BuildPlan } from '../plan/plan';
 import type { Config } from '../config/config';
 import { connectWorker } from './temporal-connection';
@@ -74,8 +76,12 @@ export async function startWorkers(opts: {
   maxConcurrentActivities?: number;
   /** The step kinds this host runs (activities/kinds/all.ts builds it); without the alt host's kinds when absent. */
   registry?: KindRegistry;
+  /** False: leave dead workers' attempts to their heartbeat timeout (activities/takeover.ts). */
+  takeover?: boolean;
 }): Promise<WorkerSet> {
   installRuntime(opts.logger);
+  const takeover = opts.takeover === false ? undefined
+    : watchDeadWorkers({ stateDir: opts.config.stateDir, logger: opts.logger, fail: (token, failure) => opts.client.activity.fail(token, failure) });
   const connection = await connectWorker(opts.config, opts.logger);
   const activities = {
     ...createActivities({ config: opts.config, logger: opts.logger, registry: opts.registry }),
@@ -92,7 +98,14 @@ export async function startWorkers(opts: {
         taskQueue,
         workflowBundle: workflowBundleCode,
         activities,
+        interceptors: { activity: [attemptInterceptor({ stateDir: opts.config.stateDir, logger: opts.logger })] },
+        // Heartbeats reach the server every few seconds, well inside the plans' short heartbeat timeouts.
+        maxHeartbeatThrottleInterval: '5s',
         maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? Math.max(2, os.cpus().length * 2),
+        // Each waiting poll holds an activity slot; one poll leaves the other slots free for
+        // eager dispatch (temporal-server.ts): a step's activity comes back with the workflow
+        // task that scheduled it instead of through matching.
+        activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 1 },
         // Running builds must be told when the worker goes away, so activities get cancelled.
         shutdownGraceTime: '10s',
       }),
@@ -101,7 +114,10 @@ export async function startWorkers(opts: {
   opts.logger.info({ queues: opts.queues }, 'workers started');
   const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
   return {
-    done: done.finally(() => connection.close()),
+    done: done.finally(() => {
+      takeover?.stop();
+      return connection.close();
+    }),
     shutdown: () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown()),
   };
 }

@@ -26,7 +26,7 @@ afterEach(() => removeDir(dir));
 const mockEnv = (info: Partial<Info> = {}) => new MockActivityEnvironment(info, { logger: quietSdkLogger });
 
 function run(input: StepInput, info: Partial<Info> = {}, env = mockEnv(info)): Promise<StepResult> {
-  const { runStep } = createActivities({ config, logger: silentLogger, heartbeatIntervalMs: 10 });
+  const { runStep } = createActivities({ config, logger: silentLogger, heartbeatIntervalMs: 10, firstHeartbeatMs: 0 });
   return env.run(runStep, input);
 }
 
@@ -169,7 +169,7 @@ describe('runStep', () => {
 
   it('on cancellation kills the process group, records it and stores nothing', async () => {
     const env = mockEnv();
-    const { runStep } = createActivities({ config, logger: silentLogger, heartbeatIntervalMs: 10 });
+    const { runStep } = createActivities({ config, logger: silentLogger, heartbeatIntervalMs: 10, firstHeartbeatMs: 0 });
     const input = stepInput({ id: 'long', kind: 'exec', params: { argv: ['sh', '-c', 'sleep 300 & echo $!; sleep 300'] } });
     const grandchild = waitFor((l) => env.on('heartbeat', l), (d) => {
       const line = (d as StepProgress).lastLine;
