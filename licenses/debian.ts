@@ -102,3 +102,20 @@ export function parseCopyright(text: string): CopyrightReading {
   if (empty) return { kind: 'unparsed', reason: `Files: ${empty.files} has an empty License: line` };
   return { kind: 'dep5', licenses: [...new Set(stanzas.map((s) => s.license))], stanzas, texts };
 }
+
+/** A grant that names the GFDL's version ("Free Documentation License, Version 1.3", "(v1.2)"). */
+const GFDL_NOTICE = /free documentation license,? ?(?:\(v?\d|version \d|v\d)/g;
+const GFDL_NO_INVARIANTS = /with no invariant sections, (?:with )?no front-cover texts,? and (?:with )?no back-cover texts/g;
+
+/**
+ * licensecheck names a GFDL without saying whether it has invariant sections; the notice
+ * says it. When every versioned GFDL grant of the file gives it "with no Invariant Sections, no
+ * Front-Cover Texts, and no Back-Cover Texts", the GFDL terms of its reading are the SPDX
+ * no-invariants ones; one notice with invariant sections (GCC's manuals) leaves them as they are.
+ */
+export function gfdlWithoutInvariants(guess: string, text: string): string {
+  const flat = text.slice(0, 1024 * 1024).replace(/\s+/g, ' ').toLowerCase();
+  const notices = flat.match(GFDL_NOTICE)?.length ?? 0;
+  if (notices === 0 || (flat.match(GFDL_NO_INVARIANTS)?.length ?? 0) !== notices) return guess;
+  return guess.replace(/\bGFDL-(1\.[123])(\+|-or-later|-only)?(?![\w.-])/g, (_m, v: string, later?: string) => `GFDL-${v}-no-invariants-${later === '-only' || later === undefined ? 'only' : 'or-later'}`);
+}

@@ -15,17 +15,24 @@ export const MAX_RUN = 6;
 export const MAX_EDGE_RUN = 40;
 /** Texts longer than this (in words, product of both sides) are not diffed: GPL-sized texts need no run check to be told apart. */
 const MAX_DIFF_CELLS = 4_000_000;
+/** Short texts (about 400 words each side at most) are judged by the word diff when their bigrams are merely close. */
+const MAX_SHORT_CELLS = 160_000;
+const MIN_SHORT_DICE = 0.6;
 
 export interface TextMatch {
   id: string;
   dice: number;
 }
 
+const COPYRIGHT_LINE = /^\s*(?:[*#/]+\s*)?(?:copyright\s*(?:\(c\)|©|\d|by\b|:|$)|\(c\)\s*\d|©)/i;
+
 export function normalizeLicenseText(text: string): string[] {
   const lines = text.replace(/\r\n/g, '\n').split('\n')
     // DEP-5's " ." stands for an empty line; copyright lines differ per work and never count.
     .map((l) => l.replace(/^\s*\.\s*$/, ''))
-    .filter((l) => !/^\s*(?:[*#/]+\s*)?(?:copyright\b|\(c\)|©)/i.test(l));
+    // A notice ("Copyright (C) 2004 X", "Copyright 1999 by"), not a wrapped clause that starts
+    // with the word ("copyright notice and this permission notice appear in all copies").
+    .filter((l) => !COPYRIGHT_LINE.test(l));
   return lines.join(' ')
     .toLowerCase()
     .replace(/<[^<>\n]{1,60}>/g, ' ') // template placeholders: <year>, <owner>, <copyright holders>
@@ -61,7 +68,7 @@ function allReferences(): Reference[] {
  * common subsequence (the diff a person would read). Runs at the reference's ends up to
  * MAX_EDGE_RUN words do not count: a copy may leave out its title or trailer.
  */
-function unmatchedRuns(text: readonly string[], ref: readonly string[]): { extra: number; missing: number } {
+function unmatchedRuns(text: readonly string[], ref: readonly string[]): { extra: number; missing: number; common: number; edgeless: number; guarded: boolean; guardedShort: boolean } {
   const n = text.length;
   const m = ref.length;
   const w = m + 1;
@@ -82,7 +89,38 @@ function unmatchedRuns(text: readonly string[], ref: readonly string[]): { extra
     } else if (table[(i + 1) * w + j]! >= table[i * w + j + 1]!) i += 1;
     else j += 1;
   }
-  return { extra: longestRun(inText, false), missing: longestRun(inRef, true) };
+  return { extra: longestRun(inText, false), missing: longestRun(inRef, true), common: table[0]!, edgeless: withoutEdges(inRef), guarded: guardedUnmatched(text, inText, GUARDED) || guardedUnmatched(ref, inRef, GUARDED),
+    guardedShort: guardedUnmatched(text, inText, GUARDED_SHORT) || guardedUnmatched(ref, inRef, GUARDED_SHORT) };
+}
+
+/**
+ * Words that carry a condition or a restriction: one of them in a copy and not in the
+ * reference (or the other way round) changes what the text permits ("not", "commercial"),
+ * however short the change.
+ */
+const GUARDED = new Set(['not', 'no', 'never', 'except', 'unless', 'only', 'commercial', 'noncommercial', 'sell', 'military', 'nuclear', 'prohibited', 'forbidden', 'restricted', 'must', 'shall',
+  'modify', 'distribute', 'sublicense']);
+/** A short text is matched by its word diff, which a few words can pass: these count there too. */
+const GUARDED_SHORT = new Set([...GUARDED, 'non', 'nor', 'without', 'provided', 'condition', 'conditions', 'retain', 'reproduce', 'acknowledge', 'acknowledgment',
+  'acknowledgement', 'advertising', 'endorse', 'promote', 'fee', 'may']);
+
+/** The reference's length without the unmatched title and trailer a copy may leave out. */
+function withoutEdges(aligned: Uint8Array): number {
+  const first = aligned.indexOf(1);
+  if (first < 0) return aligned.length;
+  const tail = aligned.length - 1 - aligned.lastIndexOf(1);
+  return aligned.length - (first <= MAX_EDGE_RUN ? first : 0) - (tail <= MAX_EDGE_RUN ? tail : 0);
+}
+
+/** Word-level Dice/Sørensen similarity of a diff: the words both share, over both lengths. */
+function wordDice(common: number, textLength: number, refLength: number): number {
+  return (2 * common) / (textLength + refLength);
+}
+
+/** A guarded word left unmatched anywhere, the reference's title and trailer included (No-Nuclear's trailer is a condition). */
+function guardedUnmatched(words: readonly string[], aligned: Uint8Array, guarded: ReadonlySet<string>): boolean {
+  for (let i = 0; i < words.length; i += 1) if (!aligned[i] && guarded.has(words[i]!)) return true;
+  return false;
 }
 
 /** Matched words count only in runs of MIN_SEGMENT or more: a lone "the" or "and" aligned across a clause does not split it. */
@@ -120,6 +158,25 @@ function compare(set: ReadonlySet<string>, ref: Reference): number {
   return (2 * common) / (set.size + ref.set.size);
 }
 
+/** What Debian's "public-domain" means in the policies (licenses/legacy-names.ts). */
+export const PUBLIC_DOMAIN = 'LicenseRef-public-domain';
+const PD_NAME = /(?:^|[-_ ])(?:public[-_ ]?domain|pd)(?:$|[-_ ])/i;
+/** A dedication says what it gives up; any of these makes it a license or a doubt, for a person. */
+const PD_DOUBT = new Set([...GUARDED_SHORT].filter((w) => w !== 'may' && w !== 'no' && w !== 'without').concat(['probably', 'believed', 'believe', 'unclear', 'license', 'licensed', 'permission', 'copyleft', 'gpl']));
+const PD_MAX_WORDS = 150;
+
+/**
+ * A short name Debian gives a public-domain text ("public-domain-md5", "PD-sha1") whose text
+ * says so ("is in the public domain", "placed in public domain") and sets no condition:
+ * SPDX has no id for a dedication, the policies' LicenseRef-public-domain is what it is.
+ * "probably-PD" with "see the note above" is not one: the text must say it.
+ */
+function isPublicDomainDedication(name: string, words: readonly string[]): boolean {
+  if (!PD_NAME.test(name) || words.length > PD_MAX_WORDS) return false;
+  if (!words.some((w, i) => w === 'public' && words[i + 1] === 'domain')) return false;
+  return !words.some((w) => PD_DOUBT.has(w));
+}
+
 /**
  * The SPDX license whose text this is, or undefined. `hint` (a short name, e.g. Debian's
  * "BSD-3-clause-Regents") is tried first through spdx-correct, which fixes common misspellings;
@@ -127,16 +184,23 @@ function compare(set: ReadonlySet<string>, ref: Reference): number {
  */
 export function identifyLicenseText(text: string, hint?: string): TextMatch | undefined {
   const words = normalizeLicenseText(text);
+  if (hint !== undefined && isPublicDomainDedication(hint, words)) return { id: PUBLIC_DOMAIN, dice: 1 };
   if (words.length < 20) return undefined; // a pointer or a name, not a license text
   const set = new Set(bigrams(words));
   const refs = allReferences();
   const accept = (ref: Reference): TextMatch | undefined => {
     const dice = compare(set, ref);
-    if (dice < MIN_DICE) return undefined;
+    const cells = words.length * ref.words.length;
+    // A short text's bigrams: one changed name costs several of them, so the word diff decides.
+    const short = cells <= MAX_SHORT_CELLS && dice >= MIN_SHORT_DICE;
+    if (dice < MIN_DICE && !short) return undefined;
     // The copy may say less at the edges (the reference's title, a trailer), never more anywhere.
-    if (words.length * ref.words.length <= MAX_DIFF_CELLS) {
+    if (cells <= MAX_DIFF_CELLS) {
       const runs = unmatchedRuns(words, ref.words);
-      if (runs.extra > MAX_RUN || runs.missing > MAX_RUN) return undefined;
+      if (runs.extra > MAX_RUN || runs.missing > MAX_RUN || runs.guarded) return undefined;
+      const byWords = wordDice(runs.common, words.length, runs.edgeless);
+      if (dice < MIN_DICE && (byWords < MIN_DICE || runs.guardedShort)) return undefined;
+      return { id: ref.id, dice: Math.max(dice, byWords) };
     }
     return { id: ref.id, dice };
   };

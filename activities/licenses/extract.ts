@@ -4,7 +4,7 @@
 // identified by the license texts the file carries; free-form files are kept verbatim and
 // read by licensecheck; a short file that points at another package's is followed). RPM: `rpm --root <root> -qa --queryformat ...`.
 import * as path from 'node:path';
-import { parseCopyright, parseDpkgStatus } from '../../licenses/debian';
+import { gfdlWithoutInvariants, parseCopyright, parseDpkgStatus } from '../../licenses/debian';
 import { RAW_TEXT_LIMIT, type InstalledPackage } from '../../licenses/model';
 import { normalizeLicense } from '../../licenses/normalize';
 import { identifyLicenseText, type TextMatch } from '../../licenses/text-match';
@@ -41,11 +41,27 @@ export async function extractDebian(ctx: Runner, root: string): Promise<Installe
       if (whole) pkg.guess = whole.id;
       packages.push(pkg);
       const host = await resolveInRoot(root, rel);
-      if (host && !whole) unparsed.set(host, [...(unparsed.get(host) ?? []), pkg]);
+      if (host && !whole && readableByLicensecheck(text)) unparsed.set(host, [...(unparsed.get(host) ?? []), pkg]);
     }
   }
   if (unparsed.size > 0) await guessWithLicensecheck(ctx, unparsed);
   return packages;
+}
+
+/** Debian's largest copyright files are about 1 MiB with short lines; licensecheck's regexes take minutes on a multi-megabyte line. */
+const LICENSECHECK_MAX_BYTES = 4 * 1024 * 1024;
+const LICENSECHECK_MAX_LINE = 16 * 1024;
+
+/** A file outside these limits is no copyright file a packager wrote: a person reads it. */
+function readableByLicensecheck(text: string): boolean {
+  if (text.length > LICENSECHECK_MAX_BYTES) return false;
+  for (let start = 0; start < text.length;) {
+    const end = text.indexOf('\n', start);
+    const stop = end < 0 ? text.length : end;
+    if (stop - start > LICENSECHECK_MAX_LINE) return false;
+    start = stop + 1;
+  }
+  return true;
 }
 
 /** "see /usr/share/doc/X/copyright" in a short file: the package keeps its license with X. */
@@ -98,7 +114,7 @@ async function guessWithLicensecheck(ctx: Runner, files: Map<string, InstalledPa
   for (const [file, pkgs] of files) {
     const guess = guesses.get(file);
     if (!guess || guess === 'UNKNOWN' || guess === '*No copyright* UNKNOWN') continue;
-    for (const pkg of pkgs) pkg.guess = guess.replace(/^\*No copyright\*\s*/, '');
+    for (const pkg of pkgs) pkg.guess = gfdlWithoutInvariants(guess.replace(/^\*No copyright\*\s*/, ''), pkg.raw ?? '');
   }
 }
 
