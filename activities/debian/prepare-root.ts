@@ -11,7 +11,7 @@ import { badInput, stepFailed } from '../failures';
 import type { StepParams } from '../../plan/step-params';
 import { defineKind, type KindContext, type KindResult } from '../kinds/registry';
 import { appendLogLines } from '../step-log';
-import { StepStore } from '../store';
+import { StepStore, type StoreEntry } from '../store';
 import { debFileName, pinned, readLockFromInputs, type Lock, type LockedPackage } from './lock';
 import { snapshotLists } from './apt-state';
 import { prefetchDebs } from './deb-prefetch';
@@ -51,15 +51,17 @@ export async function prepareRoot(ctx: KindContext, params: StepParams<'prepare-
   const product = lock.packages.filter((p) => p.layer === 'product');
   // While the base layer installs, the product layer's debs download (they need resolve's lists).
   const fetchProduct = lists && product.length ? () => prefetchDebs(ctx, lock, product, lists, debCacheDir(ctx.config)) : undefined;
-  const { tar: baseTar, key: baseKey, cached: baseCached } = baseFrom === 'store'
+  const { tar: baseTar, key: baseKey, cached: baseCached, sha256 } = baseFrom === 'store'
     ? await baseLayer(ctx, lock, base, lists, fetchProduct)
     : await freshBaseLayer(ctx, lock, base, lists);
+  const values = { ...common, unpacked: false, baseKey, baseCached, productPackages: product.length, record: rootRecord(ctx) };
   if (product.length === 0) {
+    // Nothing to split: the one layer is the root, linked with the digest the store has for it.
     await linkOrCopy(baseTar, target);
-  } else {
-    await mmdebstrap(ctx, lock, { variant: 'apt', packages: product, wanted: lock.packages, target, baseTar, lists, phase: 'installing the packages' });
+    return { values, ...(sha256 ? { digests: { [ROOTFS]: sha256 } } : {}) };
   }
-  return { values: { ...common, unpacked: false, baseKey, baseCached, productPackages: product.length, record: rootRecord(ctx) } };
+  await mmdebstrap(ctx, lock, { variant: 'apt', packages: product, wanted: lock.packages, target, baseTar, lists, phase: 'installing the packages' });
+  return { values };
 }
 
 /** The key of a base layer: what goes into it, nothing of the product. */
@@ -71,7 +73,15 @@ export function baseLayerKey(lock: Lock, toolchainVersion: string): string {
   }));
 }
 
-interface BaseLayer { tar: string; key: string; cached: boolean }
+interface BaseLayer {
+  tar: string;
+  key: string;
+  cached: boolean;
+  /** The tar's digest, when a store manifest has it. */
+  sha256?: string;
+}
+
+const baseDigest = (entry: StoreEntry): string | undefined => entry.manifest.outputs.files.find((f) => f.path === BASE_TAR)?.sha256;
 
 /**
  * The base layer from the store, or built and committed to it under its own key; `alongside`
@@ -85,7 +95,7 @@ async function baseLayer(
   const hit = await store.lookup(key);
   if (hit) {
     await appendLogLines(ctx.logPath, [`--- sborka: base layer (${base.length} packages): cached, store key ${key}`]);
-    return { tar: path.join(hit.outputsDir, BASE_TAR), key, cached: true };
+    return { tar: path.join(hit.outputsDir, BASE_TAR), key, cached: true, sha256: baseDigest(hit) };
   }
   await appendLogLines(ctx.logPath, [`--- sborka: base layer (${base.length} packages): building, store key ${key}`]);
   const staging = await store.createStaging();
@@ -104,7 +114,7 @@ async function baseLayer(
       key, kind: 'prepare-root-base',
       values: { suite: lock.suite, arch: lock.arch, debArch: lock.debArch, sourceDateEpoch: lock.sourceDateEpoch, packages: base.length },
     });
-    return { tar: path.join(entry.outputsDir, BASE_TAR), key, cached: false };
+    return { tar: path.join(entry.outputsDir, BASE_TAR), key, cached: false, sha256: baseDigest(entry) };
   } catch (err) {
     await store.discard(staging);
     throw err;

@@ -1,13 +1,15 @@
 // `oci`: an OCI image layout (oci-layout, index.json, blobs/sha256/…) packed as a tar, the
 // form `skopeo copy oci-archive:` and `podman load` read. One layer: the root tar gzipped
-// without name or time; config, manifest and index are written here, their JSON with a
+// without name or time, on every core (compress.ts); config, manifest and index are written here, their JSON with a
 // fixed key order, every time stamp the root's SOURCE_DATE_EPOCH.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Arch } from '../../../plan/plan';
 import { badInput } from '../../failures';
 import { sha256File } from '../../store';
+import { linkOrCopy } from '../mmdebstrap';
 import { finish, sha256, type ImageRequest, type RootSource, type WriterContext, type WrittenImage } from './common';
+import { compressArgv } from './compress';
 
 const OCI_PLATFORM: Partial<Record<Arch, { architecture: string; variant?: string }>> = {
   x86_64: { architecture: 'amd64' },
@@ -34,10 +36,12 @@ export async function writeOci(w: WriterContext, src: RootSource, req: ImageRequ
   const tag = req.output.tag ?? req.branch;
 
   w.progress({ phase: 'compressing layer' });
+  // A link, not a copy (as the tar writer): the compressor unlinks this name only.
   const layerTar = path.join(w.workDir, 'layer.tar');
-  await fs.copyFile(src.rootfsTar, layerTar);
-  await w.run(['gzip', '-n', '-6', '--force', layerTar]);
-  const layer = await addBlob(blobs, `${layerTar}.gz`, MEDIA.layer);
+  await linkOrCopy(src.rootfsTar, layerTar);
+  const gz = compressArgv('gzip', layerTar);
+  await w.run(gz.argv);
+  const layer = await addBlob(blobs, gz.out, MEDIA.layer);
 
   const config = {
     created,

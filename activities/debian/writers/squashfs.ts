@@ -1,7 +1,8 @@
 // `squashfs`: mksquashfs of the unpacked root. -reproducible fixes the fragment and inode
-// order whatever the thread count; every time stamp is the root's SOURCE_DATE_EPOCH. Owners
+// order whatever the thread count (so it runs on every core); every time stamp is the root's SOURCE_DATE_EPOCH. Owners
 // are kept from the root (it was unpacked as root), so -all-root would be wrong here.
 import * as path from 'node:path';
+import { compressorThreads } from './compress';
 import { finish, unpackRoot, type ImageRequest, type RootSource, type WriterContext, type WrittenImage } from './common';
 
 // zstd by default: it unpacks as fast as gzip, packs far faster than xz and every kernel we boot reads it.
@@ -24,6 +25,6 @@ export async function mksquashfs(w: WriterContext, root: string, out: string, co
   await w.run([
     'mksquashfs', root, out, '-noappend', '-no-progress', ...COMP[compression]!, '-b', '1M',
     '-reproducible', '-mkfs-time', String(epoch), '-all-time', String(epoch),
-    '-xattrs', '-processors', '2',
+    '-xattrs', '-processors', String(compressorThreads()),
   ]);
 }

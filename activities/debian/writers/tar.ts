@@ -1,15 +1,10 @@
 // `tar`: the configured root as a tarball. rootfs.tar is already reproducible (sorted,
-// numeric owners, clamped mtimes), so it is taken as is (linked) and compressed by a tool run
-// with fixed settings: no names or times in headers, one thread (xz's output depends on threads).
+// numeric owners, clamped mtimes), so it is taken as is (linked) and compressed on every core
+// with settings whose bytes do not depend on the thread count (compress.ts).
 import * as path from 'node:path';
 import { linkOrCopy } from '../mmdebstrap';
 import { finish, type ImageRequest, type RootSource, type WriterContext, type WrittenImage } from './common';
-
-const COMPRESS: Record<string, { argv: (file: string) => string[]; suffix: string }> = {
-  gzip: { argv: (f) => ['gzip', '-n', '--force', f], suffix: '.gz' },
-  xz: { argv: (f) => ['xz', '--threads=1', '--check=crc64', '--force', f], suffix: '.xz' },
-  zstd: { argv: (f) => ['zstd', '-q', '--threads=1', '--no-progress', '--rm', '-f', f], suffix: '.zst' },
-};
+import { compressArgv } from './compress';
 
 export async function writeTar(w: WriterContext, src: RootSource, req: ImageRequest, outputsDir: string): Promise<WrittenImage> {
   const compression = req.output.compression ?? 'none';
@@ -17,9 +12,9 @@ export async function writeTar(w: WriterContext, src: RootSource, req: ImageRequ
   // A link, not a copy: store files are never written again, and the compressors write a new
   // file and unlink this name, leaving the input's inode alone.
   await linkOrCopy(src.rootfsTar, plain);
-  const tool = COMPRESS[compression];
-  if (!tool) return finish(plain, outputsDir, req.fileName, 'tar', { compression }, src.rootfsSha256);
+  if (compression === 'none') return finish(plain, outputsDir, req.fileName, 'tar', { compression }, src.rootfsSha256);
   w.progress({ phase: `compressing (${compression})` });
-  await w.run(tool.argv(plain));
-  return finish(plain + tool.suffix, outputsDir, req.fileName, 'tar', { compression });
+  const { argv, out } = compressArgv(compression, plain);
+  await w.run(argv);
+  return finish(out, outputsDir, req.fileName, 'tar', { compression });
 }
