@@ -2,7 +2,8 @@
 // scripts, services and the initramfs applied to it, and packed again deterministically
 // (sorted, numeric owners, mtimes clamped to SOURCE_DATE_EPOCH). Files are edited from the
 // host with the root's own paths; what must execute (scripts, locale-gen, update-initramfs)
-// runs inside the root: bubblewrap here, a qemu VM for another arch or when the step's
+// runs inside the root: bubblewrap here, qemu-user for another arch (a qemu VM where the host
+// has no qemu-user), a qemu VM when the step's
 // isolation is "vm" (a partner's recipe: its scripts never run on the host kernel; sandbox.ts).
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -18,11 +19,12 @@ import { defineKind, type KindContext } from '../kinds/registry';
 import { appendLogLines } from '../step-log';
 import type { StoreEntry } from '../store';
 import { ROOTFS } from './prepare-root';
+import { unchangedRoot } from './configure-empty';
 import { copyIntoRoot, existsInRoot, readInRoot, symlinkInRoot, writeInRoot } from './root-fs';
 import { runOrThrow, runTool, tail } from './run-tool';
 import { runRootBatch, type RootCommand } from './root-batch';
 import { rootRecord } from './root-record';
-import { runInRoot } from './sandbox';
+import { foreignByQemuUser, runInRoot } from './sandbox';
 import { hostDebArch } from './mmdebstrap';
 import { checkOverlayTree, recipeInput } from '../recipe-inputs';
 import { removeSshHostKeys } from './ssh-host-keys';
@@ -43,6 +45,9 @@ interface RootFacts {
 export const configureKind = defineKind('configure', async (ctx, params) => {
   const input = rootInput(ctx.step.id, ctx.inputs);
   const facts = rootFacts(ctx.step.id, input);
+  // Nothing to configure: the prepared root as it is, in milliseconds (configure-empty.ts).
+  const unchanged = await unchangedRoot(ctx, params, input, facts);
+  if (unchanged) return unchanged;
   const root = path.join(ctx.workDir, 'root');
   await fs.mkdir(root);
   ctx.progress({ phase: 'unpacking the root' });
@@ -50,9 +55,10 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
     '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*'], { phase: 'unpacking the root' });
   const sde = String(facts.sourceDateEpoch);
   const isolation = params.isolation ?? 'host-sandbox';
+  const foreign = facts.debArch === hostDebArch() ? undefined : (await foreignByQemuUser(ctx, facts.debArch)) ? 'qemu-user' : 'the VM';
   await appendLogLines(ctx.logPath, [`--- sborka: isolation ${isolation}: ${isolation === 'vm'
     ? "the recipe's scripts and the root's programs run inside a qemu VM (partner-supplied code)"
-    : `the root's programs run in bubblewrap (user namespace, no capabilities) on the host kernel${facts.debArch === hostDebArch() ? '' : ', a VM for this foreign arch'}`}`]);
+    : `the root's programs run in bubblewrap (user namespace, no capabilities) on the host kernel${foreign === undefined ? '' : foreign === 'qemu-user' ? '; this foreign arch through qemu-user, in bubblewrap inside a user namespace with its own binfmt_misc and dpkg\'s capabilities (qemu-user.ts)' : ', a VM for this foreign arch'}`}`]);
   const inRoot: InRoot = (argv, phase, env = {}) => runInRoot(ctx, root, facts.debArch, { argv, phase, env: { SOURCE_DATE_EPOCH: sde, ...env } }, isolation);
   // What must execute inside the root after the host's edits: run at once (see root-batch.ts).
   const batch: RootCommand[] = [];
@@ -61,7 +67,7 @@ export const configureKind = defineKind('configure', async (ctx, params) => {
   const policyRcd = !(await existsInRoot(root, '/usr/sbin/policy-rc.d'));
   if (policyRcd) await writeInRoot(root, '/usr/sbin/policy-rc.d', '#!/bin/sh\nexit 101\n', 0o755);
 
-  if (facts.unpacked) await installUnpacked(ctx, root, inRoot);
+  if (facts.unpacked) await installUnpacked(ctx, root, inRoot, isolation === 'vm' || foreign !== 'qemu-user' ? 'inside the VM' : 'through qemu-user');
   // Before the recipe's overlays and scripts: keys a recipe ships on purpose are its own business.
   await removeSshHostKeys(ctx, root);
 
@@ -162,11 +168,11 @@ type InRoot = (argv: readonly string[], phase: string, env?: Record<string, stri
 
 /**
  * A root that prepare-root only unpacked (a foreign arch): dpkg installs its debs where its
- * programs run (the VM), the way mmdebstrap does: the Essential:yes packages first, all
+ * programs run (qemu-user, or a VM for a partner's), the way mmdebstrap does: the Essential:yes packages first, all
  * dependencies forced (their files are already in place), then every other package. The
  * kernel's postinst skips the initramfs (INITRD=No): kernelAndInitrd makes it once, later.
  */
-async function installUnpacked(ctx: KindContext, root: string, inRoot: InRoot): Promise<void> {
+async function installUnpacked(ctx: KindContext, root: string, inRoot: InRoot, where: string): Promise<void> {
   const archives = '/var/cache/apt/archives';
   const debs = (await fs.readdir(path.join(root, archives)).catch(() => [] as string[])).filter((n) => n.endsWith('.deb')).sort();
   if (debs.length === 0) throw badInput(`step "${ctx.step.id}": the unpacked root holds no packages in ${archives} to install`);
@@ -178,7 +184,7 @@ async function installUnpacked(ctx: KindContext, root: string, inRoot: InRoot): 
     (stdout.trim() === 'yes' ? essential : rest).push(deb);
   }
   ctx.progress({ phase: 'installing the packages' });
-  await appendLogLines(ctx.logPath, [`--- sborka: installing ${debs.length} packages (${essential.length} essential first) inside the VM`]);
+  await appendLogLines(ctx.logPath, [`--- sborka: installing ${debs.length} packages (${essential.length} essential first) ${where}`]);
   const script = [
     'set -ef',
     `cd ${archives}`,
@@ -194,7 +200,7 @@ async function installUnpacked(ctx: KindContext, root: string, inRoot: InRoot): 
   const r = await inRoot(['/bin/sh', '-c', script, 'sborka-install', String(essential.length), ...essential, ...rest], 'installing the packages', { INITRD: 'No', DPKG_COLORS: 'never' });
   if (!r.ok) {
     // The same debs in the same root fail the same way: a broken maintainer script, a conflict.
-    throw badInput(`step "${ctx.step.id}": installing the unpacked packages inside the VM failed: ${firstLine(r.failure)}\n${tail(r.lines, 40)}`);
+    throw badInput(`step "${ctx.step.id}": installing the unpacked packages ${where} failed: ${firstLine(r.failure)}\n${tail(r.lines, 40)}`);
   }
   // Installed: the archives go, as mmdebstrap's apt cleanup does for a native root.
   for (const deb of debs) await fs.rm(path.join(root, archives, deb), { force: true });

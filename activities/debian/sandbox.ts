@@ -14,6 +14,7 @@ import type { KindContext } from '../kinds/registry';
 import { fetchArchPackage, type VmArch } from '../vm/kernels';
 import { runInVm } from '../vm/run-in-vm';
 import { hostDebArch } from './mmdebstrap';
+import { qemuUserUsable, runInRootQemuUser } from './qemu-user';
 import { runTool, type ToolRun } from './run-tool';
 
 const execFileAsync = promisify(execFile);
@@ -30,7 +31,9 @@ export type Isolation = 'host-sandbox' | 'vm';
 
 /** Runs argv inside the root; returns its output and whether it succeeded (cancellation throws). */
 export async function runInRoot(ctx: KindContext, root: string, debArch: string, run: InRootRun, isolation: Isolation = 'host-sandbox'): Promise<ToolRun> {
-  if (debArch !== hostDebArch() || isolation === 'vm') return runInRootVm(ctx, root, debArch, run);
+  if (isolation === 'vm') return runInRootVm(ctx, root, debArch, run);
+  // The distribution's own code of a foreign root: qemu-user where the host allows it (qemu-user.ts).
+  if (debArch !== hostDebArch()) return (await foreignByQemuUser(ctx, debArch)) ? runInRootQemuUser(ctx, root, debArch, run) : runInRootVm(ctx, root, debArch, run);
   const env = { PATH: ROOT_PATH, HOME: '/root', LANG: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive', ...run.env };
   return runTool(ctx, [
     'bwrap',
@@ -51,6 +54,11 @@ export async function runInRoot(ctx: KindContext, root: string, debArch: string,
     '--',
     ...run.argv,
   ], { phase: run.phase });
+}
+
+/** Whether a foreign root's own programs go through qemu-user (SBORKA_FOREIGN_RUNNER=vm keeps the VM). */
+export async function foreignByQemuUser(ctx: KindContext, debArch: string): Promise<boolean> {
+  return process.env.SBORKA_FOREIGN_RUNNER !== 'vm' && qemuUserUsable(debArch, ctx.workDir);
 }
 
 /**

@@ -53,7 +53,8 @@ test.each(['auto', 'vm'] as const)('SBORKA_FOREIGN_ROOT_COPY=%s: the root comes 
   const seen: Record<string, unknown> = {};
   const probe = defineKind('noop', async (ctx) => {
     const root = await arm64Root(ctx.workDir);
-    const r = await runInRoot(ctx, root, 'arm64', { argv: ['/bin/sh', '-c', SCRIPT], phase: 'probe' });
+    // isolation "vm": a partner's programs, which always go to a VM (the distribution's own go through qemu-user).
+    const r = await runInRoot(ctx, root, 'arm64', { argv: ['/bin/sh', '-c', SCRIPT], phase: 'probe' }, 'vm');
     const made = fs.statSync(path.join(root, 'made'));
     Object.assign(seen, {
       ok: r.ok, failure: (r.failure as Error | undefined)?.message,
