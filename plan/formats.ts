@@ -20,10 +20,12 @@ export const OUTPUT_OPTION_FIELDS = {
   label: z.string().optional(),
   /** The mkimage-profiles target of this output when it is not the product's (alt only): vm/regular-jeos-systemd. */
   profile: z.string().regex(/^(distro|vm|ve)\/[A-Za-z0-9][A-Za-z0-9_+-]*$/).optional(),
+  /** Boots through the distribution's signed chain (shim, GRUB, kernel) with UEFI Secure Boot on. */
+  secureBoot: z.boolean().optional(),
 };
 
 /** The keywords of `output <fmt> { ... }` and the model field each sets. */
-export const OUTPUT_OPTION_KEYWORDS = { size: 'sizeBytes', tag: 'tag', compression: 'compression', label: 'label', profile: 'profile' } as const satisfies Record<string, keyof typeof OUTPUT_OPTION_FIELDS>;
+export const OUTPUT_OPTION_KEYWORDS = { size: 'sizeBytes', tag: 'tag', compression: 'compression', label: 'label', profile: 'profile', 'secure-boot': 'secureBoot' } as const satisfies Record<string, keyof typeof OUTPUT_OPTION_FIELDS>;
 export type OutputOptionKeyword = keyof typeof OUTPUT_OPTION_KEYWORDS;
 
 /**
@@ -50,14 +52,16 @@ export type FormatRow = BootSpec & {
   toolchains: readonly FormatToolchain[];
   /** Where a toolchain builds it on some arches only: those arches (canonical names); others are refused at check time. */
   arches?: Partial<Record<FormatToolchain, readonly string[]>>;
+  /** Where `secure-boot on` is built: the arches per toolchain whose signed chain the writer lays out. */
+  secureBoot?: Partial<Record<FormatToolchain, readonly string[]>>;
   /** Bit-identical for the same lock (README, Reproducibility). */
   reproducible: boolean;
 };
 
 export const FORMATS = {
-  iso: { extension: 'iso', compressionInName: false, options: ['label', 'profile'], toolchains: ['alt', 'debian'], arches: { debian: ['x86_64'] }, boot: 'cdrom', reproducible: true },
-  img: { extension: 'img', compressionInName: false, options: ['size', 'profile'], toolchains: ['alt', 'debian'], boot: 'disk', diskFormat: 'raw', reproducible: true },
-  qcow2: { extension: 'qcow2', compressionInName: false, options: ['size', 'profile'], toolchains: ['alt', 'debian'], boot: 'disk', diskFormat: 'qcow2', reproducible: true },
+  iso: { extension: 'iso', compressionInName: false, options: ['label', 'profile', 'secure-boot'], toolchains: ['alt', 'debian'], arches: { debian: ['x86_64'] }, secureBoot: { debian: ['x86_64'] }, boot: 'cdrom', reproducible: true },
+  img: { extension: 'img', compressionInName: false, options: ['size', 'profile', 'secure-boot'], toolchains: ['alt', 'debian'], secureBoot: { debian: ['x86_64'] }, boot: 'disk', diskFormat: 'raw', reproducible: true },
+  qcow2: { extension: 'qcow2', compressionInName: false, options: ['size', 'profile', 'secure-boot'], toolchains: ['alt', 'debian'], secureBoot: { debian: ['x86_64'] }, boot: 'disk', diskFormat: 'qcow2', reproducible: true },
   tar: { extension: 'tar', compressionInName: true, options: ['compression', 'profile'], toolchains: ['alt', 'debian'], boot: 'none', reproducible: true },
   squashfs: { extension: 'squashfs', compressionInName: false, options: ['compression'], toolchains: ['debian'], boot: 'none', reproducible: true },
   oci: { extension: 'oci.tar', compressionInName: false, directory: 'oci', options: ['tag', 'profile'], toolchains: ['alt', 'debian'], boot: 'none', reproducible: true },
@@ -85,6 +89,14 @@ export function archRefusal(format: OutputFormat, toolchain: FormatToolchain, ar
   const only = row(format).arches?.[toolchain];
   if (!only || only.includes(arch)) return undefined;
   return `the ${toolchain} toolchain writes \`${format}\` images for ${only.join(', ')} only: its boot loader images for ${arch} are not built yet`;
+}
+
+/** Why `secure-boot on` cannot be built for this format, toolchain and arch, or undefined when it can. */
+export function secureBootRefusal(format: OutputFormat, toolchain: FormatToolchain, arch: string): string | undefined {
+  const only: readonly string[] = row(format).secureBoot?.[toolchain] ?? [];
+  if (only.includes(arch)) return undefined;
+  if (only.length === 0) return `the ${toolchain} toolchain lays out no Secure Boot chain in \`${format}\` images yet`;
+  return `the ${toolchain} toolchain lays out a Secure Boot chain in \`${format}\` images for ${only.join(', ')} only: Debian's signed shim and GRUB for ${arch} are not laid out yet`;
 }
 
 /** qemu's image format for a disk format's file. */

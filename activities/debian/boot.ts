@@ -18,6 +18,7 @@ import { badInput, stepFailed } from '../failures';
 import type { KindContext, KindResult } from '../kinds/registry';
 import type { StoreEntry } from '../store';
 import { bootDiskArgv, bootUntil, expectOnConsole, firmwareArgv, type Firmware, keepConsole, qemuBootArgv, qemuPath, testFailed } from '../vm/boot-console';
+import { secureBootFirmwareArgv, secureCdromArgv } from './secure-boot';
 import { writerContext, type WriterContext } from './writers';
 
 type BootTest = Extract<Test, { type: 'boot' }>;
@@ -36,20 +37,24 @@ export const BootableImageValues = z.looseObject({
   kernel: z.string().optional(),
   initrd: z.string().optional(),
   cmdline: z.string(),
+  /** Set by `secure-boot on`: the image boots with OVMF's Secure Boot firmware (secure-boot.ts). */
+  secureBoot: z.string().optional(),
 });
 type BootableImage = z.infer<typeof BootableImageValues> & { step: string; path: string };
 
 const MAX_COMMAND_OUTPUT = 1024 * 1024;
 
 /** What the boot test reads from an ISO build's values. */
-const IsoImageValues = z.looseObject({ format: z.literal('iso'), file: z.string(), sha256: z.string() });
+const IsoImageValues = z.looseObject({ format: z.literal('iso'), file: z.string(), sha256: z.string(), secureBoot: z.string().optional() });
 /**
  * The ways a hybrid ISO boots, each booted in turn: from a CD drive with the machine's BIOS
  * and with UEFI, and as a disk (the ISO written to a USB stick) with BIOS.
  */
-const ISO_BOOTS: ReadonlyArray<{ firmware: Firmware; medium: 'cdrom' | 'disk' }> = [
+const ISO_BOOTS: ReadonlyArray<{ firmware: Firmware | 'uefi-secure'; medium: 'cdrom' | 'disk' }> = [
   { firmware: 'bios', medium: 'cdrom' }, { firmware: 'uefi', medium: 'cdrom' }, { firmware: 'bios', medium: 'disk' },
 ];
+/** A Secure Boot ISO also boots from a CD with OVMF's Secure Boot firmware (secure-boot.ts). */
+const SECURE_ISO_BOOT = { firmware: 'uefi-secure', medium: 'cdrom' } as const;
 
 /** Boots the image (a disk image, or an ISO in each of its ways) and waits for test.expect on the console. */
 export async function runBootTest(ctx: KindContext, arch: Arch, test: BootTest): Promise<KindResult> {
@@ -108,16 +113,17 @@ export async function runRunTest(ctx: KindContext, arch: Arch, test: RunTest): P
   return { values: { passed: true, exitCode, elapsedMs: run.elapsedMs, image: image.sha256 } };
 }
 
-async function bootIso(ctx: KindContext, arch: Arch, test: BootTest, iso: { step: string; path: string; sha256: string }): Promise<KindResult> {
+async function bootIso(ctx: KindContext, arch: Arch, test: BootTest, iso: { step: string; path: string; sha256: string; secureBoot?: string }): Promise<KindResult> {
   const boots: Array<Record<string, unknown>> = [];
-  for (const b of ISO_BOOTS) {
+  for (const b of iso.secureBoot ? [...ISO_BOOTS, SECURE_ISO_BOOT] : ISO_BOOTS) {
     const name = `${b.firmware}-${b.medium}`;
     const consoleLog = path.join(ctx.workDir, `console-${name}.log`);
     const medium = b.medium === 'cdrom' ? { path: iso.path, format: 'iso' as const } : { path: iso.path, format: 'raw' as const, snapshot: true };
     const argv = [
       ...qemuBootArgv({ arch, accel: 'tcg', consoleLog, who: 'the debian toolchain' }),
-      ...(await firmwareArgv(arch, b.firmware, ctx.workDir)),
-      ...bootDiskArgv(arch, medium),
+      ...(b.firmware === 'uefi-secure'
+        ? [...(await secureBootFirmwareArgv(arch, ctx.workDir)), ...secureCdromArgv(iso.path)]
+        : [...(await firmwareArgv(arch, b.firmware, ctx.workDir)), ...bootDiskArgv(arch, medium)]),
     ];
     const run = await bootUntil(ctx, argv, consoleLog, test.timeoutMs, (text) => text.includes(test.expect));
     await keepConsole(ctx, run.console, `console-${name}.log`);
@@ -131,12 +137,12 @@ async function bootIso(ctx: KindContext, arch: Arch, test: BootTest, iso: { step
   return { values: { passed: true, elapsedMs, image: iso.sha256, boots: boots.map(({ qemu: _q, ...b }) => b) } };
 }
 
-function isoImage(ctx: KindContext): { step: string; path: string; sha256: string } | undefined {
+function isoImage(ctx: KindContext): { step: string; path: string; sha256: string; secureBoot?: string } | undefined {
   const found = (Object.entries(ctx.inputs) as Array<[string, StoreEntry]>)
     .map(([step, entry]) => ({ step, entry, v: IsoImageValues.safeParse(entry.manifest.outputs.values) }))
     .filter((x) => x.v.success)
     .sort((a, b) => a.step.localeCompare(b.step))[0];
-  return found && { step: found.step, path: path.join(found.entry.outputsDir, found.v.data!.file), sha256: found.v.data!.sha256 };
+  return found && { step: found.step, path: path.join(found.entry.outputsDir, found.v.data!.file), sha256: found.v.data!.sha256, secureBoot: found.v.data!.secureBoot };
 }
 
 function hasDiskImage(ctx: KindContext): boolean {
@@ -169,6 +175,7 @@ async function qemuArgv(w: WriterContext, arch: Arch, image: BootableImage, disk
     ...qemuBootArgv({ arch, accel: 'tcg', consoleLog, who: 'the debian toolchain' }),
     ...bootDiskArgv(arch, { path: disk, format: diskImageFormat(image.format), snapshot }),
     ...extra,
+    ...(image.secureBoot ? await secureBootFirmwareArgv(arch, w.workDir) : []),
   ];
   if (image.bootloader === 'none') {
     // No boot loader in the image (foreign arches for now): start its own kernel directly.

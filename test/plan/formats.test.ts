@@ -22,7 +22,7 @@ const fromTable: readonly ToolchainName[] = OUTPUT_FORMATS.flatMap((f) => FORMAT
 /** Today's formats; a new format adds its name here as well as its row. */
 const TODAY = ['iso', 'img', 'qcow2', 'tar', 'squashfs', 'oci'];
 
-const OPTION_TEXT: Record<keyof typeof OUTPUT_OPTION_KEYWORDS, string> = { size: 'size 4G', tag: 'tag "{branch}-{arch}"', compression: 'compression xz', label: 'label "Live 1"', profile: 'profile vm/regular-jeos-systemd' };
+const OPTION_TEXT: Record<keyof typeof OUTPUT_OPTION_KEYWORDS, string> = { size: 'size 4G', tag: 'tag "{branch}-{arch}"', compression: 'compression xz', label: 'label "Live 1"', profile: 'profile vm/regular-jeos-systemd', 'secure-boot': 'secure-boot on' };
 /** Options a format takes on its alt side only (mkimage-profiles targets): refused on debian by dsl/alt-targets.ts. */
 const ALT_ONLY: Partial<Record<keyof typeof OUTPUT_OPTION_KEYWORDS, string>> = { profile: 'output-profile-needs-alt' };
 
@@ -62,7 +62,7 @@ describe('the output-format table', () => {
     expect(today((f) => fileExtension({ format: f }))).toEqual({ iso: 'iso', img: 'img', qcow2: 'qcow2', tar: 'tar', squashfs: 'squashfs', oci: 'oci.tar' });
     expect(COMPRESSIONS.map((c) => fileExtension({ format: 'tar', compression: c }))).toEqual(['tar', 'tar.gz', 'tar.xz', 'tar.zst']);
     expect(COMPRESSIONS.map((c) => fileExtension({ format: 'squashfs', compression: c }))).toEqual(['squashfs', 'squashfs', 'squashfs', 'squashfs']);
-    expect(OUTPUT_OPTIONS).toEqual({ iso: ['label', 'profile'], img: ['size', 'profile'], qcow2: ['size', 'profile'], tar: ['compression', 'profile'], squashfs: ['compression'], oci: ['tag', 'profile'] });
+    expect(OUTPUT_OPTIONS).toEqual({ iso: ['label', 'profile', 'secure-boot'], img: ['size', 'profile', 'secure-boot'], qcow2: ['size', 'profile', 'secure-boot'], tar: ['compression', 'profile'], squashfs: ['compression'], oci: ['tag', 'profile'] });
     expect(formatsBuiltBy('debian')).toEqual(['iso', 'img', 'qcow2', 'tar', 'squashfs', 'oci']);
     expect(formatsBuiltBy('alt')).toEqual(['iso', 'img', 'qcow2', 'tar', 'oci']);
     expect(today((f) => FORMATS[f].boot)).toEqual({ iso: 'cdrom', img: 'disk', qcow2: 'disk', tar: 'none', squashfs: 'none', oci: 'none' });

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { Arch } from '../../../plan/plan';
 import { badInput, stepFailed } from '../../failures';
 import { readLogTail } from '../../step-log';
+import { checkSignedChain, ESP_BYTES, writeEsp } from '../secure-boot';
 import { clampTime, derivedUuid, finish, unpackRoot, type ImageRequest, type RootSource, type WriterContext, type WrittenImage } from './common';
 
 const MiB = 1024 * 1024;
@@ -39,14 +40,19 @@ export async function writeImg(w: WriterContext, src: RootSource, req: ImageRequ
   const cmdline = `root=UUID=${rootUuid} ro console=${serial},115200n8`;
   await addRootMount(root, rootUuid, epoch);
   const bootloader = req.arch === 'x86_64' ? 'grub-i386-pc' : 'none';
-  if (bootloader !== 'none') {
+  const secureBoot = req.output.secureBoot === true;
+  if (bootloader !== 'none' || secureBoot) {
     if (!kernel) throw badInput(`img: the root has no kernel in /boot (configure values.kernel is unset); a bootable ${req.arch} image needs one`);
+    // Before any disk is written: a chain Secure Boot would not load is refused with the reason.
+    if (secureBoot) await checkSignedChain(w, { arch: req.arch, root, kernel });
     await writeGrubConfig(root, kernel, initrd, cmdline, epoch);
   }
 
   const tree = await walk(root);
   const diskSize = Math.floor((req.output.sizeBytes ?? autoSize(tree.bytes)) / MiB) * MiB;
-  const partSize = diskSize - ROOT_OFFSET;
+  // With Secure Boot the disk ends in an EFI system partition (MBR type ef) holding the signed chain.
+  const espBytes = secureBoot ? ESP_BYTES : 0;
+  const partSize = diskSize - ROOT_OFFSET - espBytes;
   const needed = Math.ceil(tree.bytes * 1.1) + tree.paths.length * 256 + 96 * MiB;
   if (partSize < needed) {
     throw badInput(`img: size ${diskSize} bytes is too small for this root (about ${Math.ceil(needed / MiB) + 1} MiB needed); raise the output's size`);
@@ -57,7 +63,8 @@ export async function writeImg(w: WriterContext, src: RootSource, req: ImageRequ
   await fs.writeFile(disk, '');
   await fs.truncate(disk, diskSize);
   const layout = path.join(w.workDir, 'layout.sfdisk');
-  await fs.writeFile(layout, `label: dos\nlabel-id: ${diskId}\nunit: sectors\n\nstart=${ROOT_OFFSET / 512}, type=83, bootable\n`);
+  const espLine = secureBoot ? `start=${(ROOT_OFFSET + partSize) / 512}, size=${espBytes / 512}, type=ef\n` : '';
+  await fs.writeFile(layout, `label: dos\nlabel-id: ${diskId}\nunit: sectors\n\nstart=${ROOT_OFFSET / 512}${secureBoot ? `, size=${partSize / 512}` : ''}, type=83, bootable\n${espLine}`);
   // sfdisk reads its script from stdin only; the shell text is fixed, the paths are arguments.
   await w.run(['sh', '-c', 'exec sfdisk --quiet --no-reread --no-tell-kernel "$1" < "$2"', 'sh', disk, layout]);
 
@@ -72,11 +79,28 @@ export async function writeImg(w: WriterContext, src: RootSource, req: ImageRequ
   // e2fsprogs opens a file system at an offset inside a file as "file?offset=N".
   await clampInodeTimes(w, `${disk}?offset=${ROOT_OFFSET}`, epoch, fakeTime);
   if (bootloader === 'grub-i386-pc') await installGrub(w, disk);
+  if (secureBoot) {
+    const fat = path.join(w.workDir, 'esp.fat');
+    await writeEsp(w, { arch: req.arch, root, kernel: kernel!, rootUuid, volumeId: derivedUuid(req.seed, 'EFI system partition').slice(0, 8), epoch }, fat);
+    await copyInto(disk, fat, ROOT_OFFSET + partSize);
+  }
 
   return finish(disk, outputsDir, req.fileName, 'img', {
     partitionTable: 'dos', diskId, rootUuid, rootPartition: 1, rootOffsetBytes: ROOT_OFFSET, rootFs: 'ext4',
     bootloader, kernel, initrd, cmdline, console: serial,
+    ...(secureBoot ? { secureBoot: 'debian-signed', espPartition: 2, espOffsetBytes: ROOT_OFFSET + partSize } : {}),
   });
+}
+
+/** Writes a file's bytes into the disk at an offset (the ESP's FAT into its partition). */
+async function copyInto(disk: string, file: string, offset: number): Promise<void> {
+  const bytes = await fs.readFile(file);
+  const fh = await fs.open(disk, 'r+');
+  try {
+    await fh.write(bytes, 0, bytes.length, offset);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Root's size plus room to boot and log: the size of an img output without `size`. */

@@ -48,8 +48,13 @@ export function grubConfig(m: GrubMenu): string {
   ].join('\n');
 }
 
-/** Writes bios.img and efi.img into the ISO tree at tree/boot/grub; returns nothing the ISO needs beyond them. */
-export async function writeBootImages(w: WriterContext, tree: string, marker: string, epoch: number): Promise<void> {
+/**
+ * Writes bios.img and efi.img into the ISO tree at tree/boot/grub. With `signed` (Secure Boot,
+ * secure-boot.ts), the FAT image holds Debian's signed shim as the loader and its signed GRUB
+ * beside it instead of our own EFI GRUB: that GRUB's built-in config finds the medium by
+ * /.disk/info (the caller writes it) and reads the same /boot/grub/grub.cfg.
+ */
+export async function writeBootImages(w: WriterContext, tree: string, marker: string, epoch: number, signed?: { shim: string; grub: string }): Promise<void> {
   const dir = path.join(w.workDir, 'grub');
   await fs.mkdir(dir, { recursive: true });
   const early = path.join(dir, 'early.cfg');
@@ -59,7 +64,8 @@ export async function writeBootImages(w: WriterContext, tree: string, marker: st
   await fs.mkdir(path.dirname(bios), { recursive: true });
   await w.run(['grub-mkimage', '--directory', path.join(GRUB_LIB, 'i386-pc'), '--format', 'i386-pc-eltorito', '--config', early, '--prefix', '/boot/grub', '--output', bios, ...BIOS_MODULES]);
   const efiBinary = path.join(dir, 'BOOTX64.EFI');
-  await w.run(['grub-mkimage', '--directory', path.join(GRUB_LIB, 'x86_64-efi'), '--format', 'x86_64-efi', '--config', early, '--prefix', '/boot/grub', '--output', efiBinary, ...EFI_MODULES]);
+  if (signed) await fs.copyFile(signed.shim, efiBinary);
+  else await w.run(['grub-mkimage', '--directory', path.join(GRUB_LIB, 'x86_64-efi'), '--format', 'x86_64-efi', '--config', early, '--prefix', '/boot/grub', '--output', efiBinary, ...EFI_MODULES]);
   await clampTime(efiBinary, epoch);
 
   // FAT with a fixed volume id and serial, every date the lock's (mkfs.fat and mtools read
@@ -69,4 +75,10 @@ export async function writeBootImages(w: WriterContext, tree: string, marker: st
   await w.run(['mkfs.fat', '-C', '--invariant', '-i', 'ef150b00', '-n', 'EFIBOOT', fat, String(EFI_FAT_KIB)], { env });
   await w.run(['mmd', '-i', fat, '::/EFI', '::/EFI/BOOT'], { env });
   await w.run(['mcopy', '-m', '-i', fat, efiBinary, '::/EFI/BOOT/BOOTX64.EFI'], { env });
+  if (signed) {
+    const grub = path.join(dir, 'grubx64.efi');
+    await fs.copyFile(signed.grub, grub);
+    await clampTime(grub, epoch);
+    await w.run(['mcopy', '-m', '-i', fat, grub, '::/EFI/BOOT/grubx64.efi'], { env });
+  }
 }

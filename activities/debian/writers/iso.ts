@@ -15,6 +15,7 @@ import { clampTime, derivedUuid, finish, unpackRoot, type ImageRequest, type Roo
 import { findBootFile, SERIAL_CONSOLE } from './img';
 import { BIOS_IMAGE, EFI_IMAGE, grubConfig, HYBRID_MBR, writeBootImages } from './iso-boot';
 import { LIVE_BOOT, LIVE_DIR, liveInitrd, markerPath, SQUASHFS_NAME } from './iso-live';
+import { checkSignedChain, SIGNED_CHAIN } from '../secure-boot';
 import { mksquashfs } from './squashfs';
 
 /** ISO 9660 volume ids: 32 characters. */
@@ -30,6 +31,16 @@ export async function writeIso(w: WriterContext, src: RootSource, req: ImageRequ
   const initrd = src.initrd ?? (await findBootFile(root, 'initrd.img-'));
   if (!kernel || !initrd) throw badInput('iso: the root has no kernel and initramfs in /boot (the recipe needs a `kernel` and initramfs-tools); a live ISO boots them');
   const release = path.basename(kernel).replace(/^vmlinuz-/, '');
+  // Secure Boot: the signed chain is checked and taken out of the root before the root goes.
+  const secureBoot = req.output.secureBoot === true;
+  let signed: { shim: string; grub: string } | undefined;
+  if (secureBoot) {
+    await checkSignedChain(w, { arch: req.arch, root, kernel });
+    const chain = SIGNED_CHAIN[req.arch]!;
+    signed = { shim: path.join(w.workDir, 'shim.efi'), grub: path.join(w.workDir, 'grub.efi') };
+    await fs.copyFile(path.join(root, chain.shim), signed.shim);
+    await fs.copyFile(path.join(root, chain.grub), signed.grub);
+  }
 
   const uuid = derivedUuid(req.seed, 'live medium');
   const label = req.output.label ?? defaultLabel(req.fileName);
@@ -47,8 +58,10 @@ export async function writeIso(w: WriterContext, src: RootSource, req: ImageRequ
   const marker = markerPath(uuid);
   await fs.mkdir(path.join(tree, path.dirname(marker)), { recursive: true });
   await fs.writeFile(path.join(tree, marker), `${label}\n`);
+  // Debian's signed GRUB finds its medium by /.disk/info, as on Debian's own ISOs.
+  if (secureBoot) await fs.writeFile(path.join(tree, '.disk', 'info'), `${label}\n`);
   const cmdline = `boot=${LIVE_BOOT} console=tty0 console=${serial},115200n8`;
-  await writeBootImages(w, tree, marker, epoch);
+  await writeBootImages(w, tree, marker, epoch, signed);
   await fs.writeFile(path.join(tree, 'boot/grub/grub.cfg'), grubConfig({ title: label.replace(/[^A-Za-z0-9 ._-]/g, '_'), kernel: `${LIVE_DIR}/vmlinuz`, initrd: `${LIVE_DIR}/initrd.img`, cmdline, marker }));
   await clampTree(tree, epoch);
 
@@ -65,6 +78,7 @@ export async function writeIso(w: WriterContext, src: RootSource, req: ImageRequ
   ], { env: { SOURCE_DATE_EPOCH: String(epoch) } });
   return finish(out, outputsDir, req.fileName, 'iso', {
     label, volumeId, liveUuid: uuid, kernel, initrd, cmdline, console: serial, bootloader: 'grub-hybrid', live: LIVE_BOOT,
+    ...(secureBoot ? { secureBoot: 'debian-signed' } : {}),
   });
 }
 
