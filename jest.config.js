@@ -13,5 +13,10 @@ module.exports = {
   // @chevrotain/* export only an "import" condition, which jest's CommonJS resolver skips.
   moduleNameMapper: { '^@chevrotain/([a-z-]+)$': '<rootDir>/node_modules/@chevrotain/$1/lib/src/api.js' },
   testTimeout: 120000,
+  // Each test file in a fresh worker process (a worker over 1 MB idle is replaced, i.e. always):
+  // what a file leaves in its process (the native Temporal runtime, VM helpers' handles) must
+  // not slow the next one. Seen: workflows/schedules.test timed out waiting for a workflow task
+  // when it ran after alt/boot-contract and alt/partner-vm in the same process.
+  workerIdleMemoryLimit: '1MB',
   testSequencer: '<rootDir>/test/helpers/slow-first-sequencer.js',
 };

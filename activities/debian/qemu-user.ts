@@ -16,6 +16,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { KindContext } from '../kinds/registry';
+import { bwrapInRoot } from './root-bwrap';
 import { runTool, type ToolRun } from './run-tool';
 
 const execFileAsync = promisify(execFile);
@@ -29,7 +30,6 @@ export interface QemuUserRun {
 /** Debian arch -> the qemu-user name of it (qemu-user-static's binfmt.d file and binary). */
 const QEMU_ARCH: Record<string, string> = { arm64: 'aarch64', riscv64: 'riscv64' };
 
-const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** What dpkg and maintainer scripts need inside the namespace: owners, modes, setuid users; nothing of the machine's. */
 const CAPS = ['CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'SETUID', 'SETGID', 'SETFCAP', 'KILL', 'SYS_CHROOT', 'AUDIT_WRITE'];
@@ -106,25 +106,8 @@ export function qemuUserUsable(debArch: string, work: string): Promise<boolean> 
 
 /** The argv that runs `run.argv` inside `root` through qemu-user (see the header). */
 export function qemuUserArgv(root: string, dir: string, entry: BinfmtEntry, run: QemuUserRun): string[] {
-  const env = { PATH: ROOT_PATH, HOME: '/root', LANG: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive', ...run.env };
-  return [
-    '/bin/sh', '-c', OUTER, 'sborka-qemu-user', dir, entry.interpreter, entry.magic, entry.mask,
-    'bwrap',
-    '--bind', root, '/',
-    '--dev', '/dev',
-    '--proc', '/proc',
-    '--tmpfs', '/tmp',
-    '--tmpfs', '/run',
-    '--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try',
-    '--hostname', 'sborka',
-    '--die-with-parent',
-    '--cap-drop', 'ALL', ...CAPS.flatMap((c) => ['--cap-add', `CAP_${c}`]),
-    '--clearenv',
-    ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
-    '--chdir', '/',
-    '--',
-    ...run.argv,
-  ];
+  const caps = ['--cap-drop', 'ALL', ...CAPS.flatMap((c) => ['--cap-add', `CAP_${c}`])];
+  return ['/bin/sh', '-c', OUTER, 'sborka-qemu-user', dir, entry.interpreter, entry.magic, entry.mask, ...bwrapInRoot(root, caps, run.argv, run.env)];
 }
 
 /** Runs argv inside the foreign root through qemu-user; returns its output and whether it succeeded. */

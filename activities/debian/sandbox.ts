@@ -1,9 +1,9 @@
 // Running a program inside a build root. On the host's own arch, for the distribution's
-// own code: bubblewrap with the root as "/", a user namespace whose root has no
-// capabilities, fresh pid, net, ipc and uts namespaces (no network), a minimal /dev and
-// /proc. A root of another arch cannot run here (no binfmt_misc), and partner-supplied code
-// (isolation "vm") must not touch the host kernel: both go to a qemu VM that sees the root
-// (as a disk) and nothing else, and runInRootVm is the one place that knows how.
+// own code: bubblewrap (root-bwrap.ts) in a user namespace whose root has no capabilities.
+// A foreign root's own code goes through qemu-user where the host allows it (qemu-user.ts).
+// Partner-supplied code (isolation "vm") must not touch the host kernel, and a foreign root
+// on a host without qemu-user has no other way: both go to a qemu VM that sees the root (as
+// a disk) and nothing else, and runInRootVm is the one place that knows how.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -15,6 +15,7 @@ import { fetchArchPackage, type VmArch } from '../vm/kernels';
 import { runInVm } from '../vm/run-in-vm';
 import { hostDebArch } from './mmdebstrap';
 import { qemuUserUsable, runInRootQemuUser } from './qemu-user';
+import { bwrapInRoot } from './root-bwrap';
 import { runTool, type ToolRun } from './run-tool';
 
 const execFileAsync = promisify(execFile);
@@ -25,7 +26,6 @@ export interface InRootRun {
   phase: string;
 }
 
-const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export type Isolation = 'host-sandbox' | 'vm';
 
@@ -34,26 +34,10 @@ export async function runInRoot(ctx: KindContext, root: string, debArch: string,
   if (isolation === 'vm') return runInRootVm(ctx, root, debArch, run);
   // The distribution's own code of a foreign root: qemu-user where the host allows it (qemu-user.ts).
   if (debArch !== hostDebArch()) return (await foreignByQemuUser(ctx, debArch)) ? runInRootQemuUser(ctx, root, debArch, run) : runInRootVm(ctx, root, debArch, run);
-  const env = { PATH: ROOT_PATH, HOME: '/root', LANG: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive', ...run.env };
-  return runTool(ctx, [
-    'bwrap',
-    '--bind', root, '/',
-    '--dev', '/dev',
-    '--proc', '/proc',
-    '--tmpfs', '/tmp',
-    '--tmpfs', '/run',
-    // The root's uid 0 is the real uid 0 (files keep real owners) but holds no capability:
-    // it cannot mount, load modules, chown to others or override permissions on the host.
-    '--unshare-user', '--uid', '0', '--gid', '0', '--cap-drop', 'ALL',
-    '--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try',
-    '--hostname', 'sborka',
-    '--die-with-parent',
-    '--clearenv',
-    ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
-    '--chdir', '/',
-    '--',
-    ...run.argv,
-  ], { phase: run.phase });
+  // The root's uid 0 is the real uid 0 (files keep real owners) but holds no capability:
+  // it cannot mount, load modules, chown to others or override permissions on the host.
+  const privilege = ['--unshare-user', '--uid', '0', '--gid', '0', '--cap-drop', 'ALL'];
+  return runTool(ctx, bwrapInRoot(root, privilege, run.argv, run.env), { phase: run.phase });
 }
 
 /** Whether a foreign root's own programs go through qemu-user (SBORKA_FOREIGN_RUNNER=vm keeps the VM). */

@@ -4,6 +4,7 @@
 import { compile } from '../../dsl/compile';
 import { planProduct } from '../../dsl/planner';
 import { MAX_EXTENDS_DEPTH } from '../../dsl/resolve';
+import { cpuMs } from './helpers';
 
 const HEAD = '  branch p11\n  profile distro/regular-jeos-systemd\n  arch x86_64\n';
 
@@ -24,17 +25,6 @@ function run(text: string): ReturnType<typeof compile> {
   const c = compile(['c.sborka'], { read: (p) => (p === 'c.sborka' ? text : undefined) });
   if (c.errorCount === 0) for (const p of c.buildable) planProduct(c, p);
   return c;
-}
-
-function cpuMs(fn: () => void, runs: number): number {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const c0 = process.cpuUsage();
-    fn();
-    const c = process.cpuUsage(c0);
-    best = Math.min(best, (c.user + c.system) / 1000);
-  }
-  return best;
 }
 
 /** CPU time at 8n over CPU time at n: near 8 when linear, near 64 when quadratic. */

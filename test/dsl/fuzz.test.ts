@@ -10,7 +10,7 @@ import { formatParsed, formatRecipe } from '../../dsl/format';
 import { planProduct } from '../../dsl/planner';
 import { SourceFile } from '../../dsl/source';
 import { KEYWORDS } from '../../dsl/tokens';
-import { productFiles, ROOT } from './helpers';
+import { cpuMs, productFiles, ROOT } from './helpers';
 
 /** mulberry32: a small seeded PRNG, so that every run tries the same inputs. */
 function prng(seed: number): () => number {
@@ -211,17 +211,6 @@ const SHAPES: Record<string, (n: number) => string> = {
   'a long comment and a long name': (n) => `# ${'c'.repeat(n * 10)}\n${HEAD}  arch x86_64\n  profile ${'n'.repeat(n * 10)}\n  output iso\n}\n`,
   'many broken statements': (n) => `${HEAD}${many(n, (i) => pick(prng(i), ['arch', 'title 1', '"s"', '= 1', 'on {', 'locale x']), '\n')}\n}\n`,
 };
-
-function cpuMs(fn: () => void, runs: number): number {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const c0 = process.cpuUsage();
-    fn();
-    const c = process.cpuUsage(c0);
-    best = Math.min(best, (c.user + c.system) / 1000);
-  }
-  return best;
-}
 
 function runShape(text: string): void {
   const c = compile(['c.sborka'], { read: (p) => (p === 'c.sborka' ? text : undefined) });
