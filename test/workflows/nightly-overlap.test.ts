@@ -130,7 +130,11 @@ it('a nightly waiting for a review does not skip the next night; it stays open a
   // The operator answers later: night 1 goes on in place and finishes.
   await operatorAction(env.client, first, 'approve', { by: 'alice', reason: 'MPL-2.0 is fine here' });
   expect(BuildProductResult.parse(await env.client.workflow.getHandle(first).result())).toMatchObject({ state: 'succeeded' });
-  const after = await recentNights(env.client, 'nightly-review', 'UTC', undefined, 365 * 10);
+  // The list reads the server's visibility store, which catches up with the finished run a moment later.
+  const after = await eventually(async () => {
+    const nights = await recentNights(env.client, 'nightly-review', 'UTC', undefined, 365 * 10);
+    return nights[1]?.state === 'running' ? undefined : nights;
+  }, 'the visibility store to show night 1 finished');
   expect(after[1]).toMatchObject({ buildId: first, state: 'succeeded', waits: [expect.objectContaining({ step: 'licenses', open: false, approvedBy: 'alice' })] });
 }, 180_000);
 
