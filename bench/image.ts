@@ -17,7 +17,7 @@
 // Each run lists its steps' seconds (from the ledger) and the baseline its phases' seconds.
 // Run as root: npx tsc -p . && node build/bench/image.js   (SBORKA_BENCH_KEEP=1 keeps the
 // state and baseline directories, with the step logs, for a closer look)
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -28,9 +28,8 @@ import type { BuildPlan } from '../plan/plan';
 import { loadConfig } from '../config/config';
 import { ensureEmbeddedServer, stopEmbeddedServer } from '../service/temporal-server';
 import { workflowBundle } from '../service/worker';
+import { CLI, coldBuildEnv, must, PROJECT_ROOT, seconds, timed } from './cli-run';
 
-const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
-const CLI = path.join(PROJECT_ROOT, 'build', 'cli', 'sborka.js');
 const BASELINE = path.join(PROJECT_ROOT, 'bench', 'image-baseline.sh');
 const RECIPE = path.join(PROJECT_ROOT, 'products', 'debian', 'minimal.sborka');
 const BUILD_KINDS = new Set(['resolve', 'prepare-root', 'configure', 'build']);
@@ -38,23 +37,6 @@ const BUILD_KINDS = new Set(['resolve', 'prepare-root', 'configure', 'build']);
 const EXTRA_PACKAGE = process.env.SBORKA_BENCH_EXTRA_PACKAGE ?? 'less';
 const COLD_RATIO_TARGET = 1.1;
 const WARM_TARGET_MS = 5000;
-
-interface Timed {
-  ms: number;
-  code: number;
-  output: string;
-}
-
-function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
-  const started = process.hrtime.bigint();
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  return new Promise((resolve) =>
-    child.on('close', (code) => resolve({ ms: Number((process.hrtime.bigint() - started) / 1_000_000n), code: code ?? -1, output })),
-  );
-}
 
 function buildPlan(env: NodeJS.ProcessEnv, extra: string[]): BuildPlan {
   const json = execFileSync(process.execPath, [CLI, 'plan', RECIPE, '--product', 'debian-minimal', '--arch', 'x86_64', '--json'], { cwd: PROJECT_ROOT, env, encoding: 'utf8' });
@@ -71,13 +53,6 @@ function buildPlan(env: NodeJS.ProcessEnv, extra: string[]): BuildPlan {
   return plan;
 }
 
-function must(what: string, run: Timed): Timed {
-  if (run.code !== 0) throw new Error(`${what} failed (exit ${run.code}):\n${run.output.split('\n').slice(-30).join('\n')}`);
-  return run;
-}
-
-const seconds = (ms: number) => Math.round(ms / 100) / 10;
-
 /** Each step's seconds and whether it ran or came from the store. */
 function stepTimes(ledger: readonly LedgerEntry[]): Record<string, string> {
   return Object.fromEntries(ledger.map((e) => [e.stepId, `${seconds(e.durationMs)} s ${e.outcome}`]));
@@ -92,15 +67,7 @@ function baselinePhases(dir: string): Record<string, number> {
 async function main(): Promise<void> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sborka-bench-image-'));
   const baselineDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sborka-bench-baseline-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    SBORKA_STATE_DIR: stateDir,
-    SBORKA_TEMPORAL_PORT: process.env.SBORKA_BENCH_PORT ?? '17311',
-    SBORKA_TEMPORAL_UI_PORT: process.env.SBORKA_BENCH_UI_PORT ?? '17312',
-    SBORKA_LOG_LEVEL: 'warn',
-    TEMPORAL_ADDRESS: '',
-  };
-  delete env.SBORKA_DEBIAN_CACHE_DIR;
+  const env = coldBuildEnv(stateDir, 17311);
   const config = loadConfig(env);
   try {
     const logger = pino({ level: 'warn' });

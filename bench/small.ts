@@ -11,7 +11,6 @@
 // the clock starts. sborka's steps' seconds come from its ledger. SBORKA_BENCH_ROUNDS=n runs n
 // cold rounds, the order alternating, and takes the median ratio (a busy host varies a lot).
 // Run as root: npx tsc -p . && node build/bench/small.js   (SBORKA_BENCH_KEEP=1 keeps the directories)
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,32 +20,11 @@ import { sourceLine, suiteSources } from '../activities/debian/apt';
 import { loadConfig } from '../config/config';
 import { ensureEmbeddedServer, stopEmbeddedServer } from '../service/temporal-server';
 import { workflowBundle } from '../service/worker';
+import { CLI, coldBuildEnv, must, PROJECT_ROOT, seconds, timed, type Timed } from './cli-run';
 
-const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
-const CLI = path.join(PROJECT_ROOT, 'build', 'cli', 'sborka.js');
 const RECIPE = path.join(PROJECT_ROOT, 'products', 'debian', 'small.sborka');
 const PRODUCT = 'debian-small';
 const RATIO_TARGET = 1.15;
-
-interface Timed { ms: number; code: number; output: string }
-
-function timed(argv: string[], env: NodeJS.ProcessEnv, cwd = PROJECT_ROOT): Promise<Timed> {
-  const started = process.hrtime.bigint();
-  const child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  return new Promise((resolve) =>
-    child.on('close', (code) => resolve({ ms: Number((process.hrtime.bigint() - started) / 1_000_000n), code: code ?? -1, output })),
-  );
-}
-
-function must(what: string, run: Timed): Timed {
-  if (run.code !== 0) throw new Error(`${what} failed (exit ${run.code}):\n${run.output.split('\n').slice(-30).join('\n')}`);
-  return run;
-}
-
-const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
 interface Round {
   order: string;
@@ -61,15 +39,7 @@ interface Round {
 async function round(n: number, baselineFirst: boolean, baselineArgv: string[]): Promise<Round> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sborka-bench-small-'));
   const baselineDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sborka-bench-small-baseline-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    SBORKA_STATE_DIR: stateDir,
-    SBORKA_TEMPORAL_PORT: process.env.SBORKA_BENCH_PORT ?? '17321',
-    SBORKA_TEMPORAL_UI_PORT: process.env.SBORKA_BENCH_UI_PORT ?? '17322',
-    SBORKA_LOG_LEVEL: 'warn',
-    TEMPORAL_ADDRESS: '',
-  };
-  delete env.SBORKA_DEBIAN_CACHE_DIR;
+  const env = coldBuildEnv(stateDir, 17321);
   const config = loadConfig(env);
   try {
     const logger = pino({ level: 'warn' });
