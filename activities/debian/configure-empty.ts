@@ -13,20 +13,22 @@ import type { KindContext, KindResult } from '../kinds/registry';
 import { appendLogLines } from '../step-log';
 import type { StoreEntry } from '../store';
 import { linkOrCopy } from './mmdebstrap';
+import { ROOTFS } from './prepare-root';
 import { rootRecord } from './root-record';
 
 const execFileAsync = promisify(execFile);
 
-const ROOTFS = 'rootfs.tar';
 /** Base names that give configure work: a kernel (initramfs), host keys or sshd (ssh-host-keys.ts). */
 const WORK = [/^vmlinu[xz]-/, /^ssh_host_[a-z0-9]+_key(\.pub)?$/, /^sshd$/];
 
-export interface PreparedRoot {
+/** What configure reads of the prepared root's step values. */
+export interface RootFacts {
   arch: string;
   debArch: string;
   suite: string;
   sourceDateEpoch: number;
   unpacked: boolean;
+  kernelVersion?: string;
 }
 
 /** Nothing set: every setting absent or an empty list (a setting added later counts as work). */
@@ -44,7 +46,7 @@ export async function memberWithWork(tarFile: string, signal: AbortSignal): Prom
 }
 
 /** The step's result when the root needs nothing; undefined when configure has work. */
-export async function unchangedRoot(ctx: KindContext, params: StepParams<'configure'>, input: StoreEntry, root: PreparedRoot): Promise<KindResult | undefined> {
+export async function unchangedRoot(ctx: KindContext, params: StepParams<'configure'>, input: StoreEntry, root: RootFacts): Promise<KindResult | undefined> {
   if (root.unpacked || params.overlays.length > 0 || params.scripts.length > 0 || !settingsEmpty(params.settings)) return undefined;
   const tar = path.join(input.outputsDir, ROOTFS);
   const file = input.manifest.outputs.files.find((f) => f.path === ROOTFS);

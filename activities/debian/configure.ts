@@ -19,7 +19,7 @@ import { defineKind, type KindContext } from '../kinds/registry';
 import { appendLogLines } from '../step-log';
 import type { StoreEntry } from '../store';
 import { ROOTFS } from './prepare-root';
-import { unchangedRoot } from './configure-empty';
+import { unchangedRoot, type RootFacts } from './configure-empty';
 import { copyIntoRoot, existsInRoot, readInRoot, symlinkInRoot, writeInRoot } from './root-fs';
 import { runOrThrow, runTool, tail } from './run-tool';
 import { runRootBatch, type RootCommand } from './root-batch';
@@ -32,15 +32,6 @@ import { removeSshHostKeys } from './ssh-host-keys';
 type ConfigureParams = StepParams<'configure'>;
 
 const execFileAsync = promisify(execFile);
-
-interface RootFacts {
-  arch: string;
-  debArch: string;
-  suite: string;
-  sourceDateEpoch: number;
-  unpacked: boolean;
-  kernelVersion?: string;
-}
 
 export const configureKind = defineKind('configure', async (ctx, params) => {
   const input = rootInput(ctx.step.id, ctx.inputs);
