@@ -16,20 +16,14 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { KindContext } from '../kinds/registry';
-import { bwrapInRoot } from './root-bwrap';
+import { bwrapInRoot, type InRootRun } from './root-bwrap';
 import { runTool, type ToolRun } from './run-tool';
 
 const execFileAsync = promisify(execFile);
 
-export interface QemuUserRun {
-  argv: readonly string[];
-  env?: Record<string, string>;
-  phase: string;
-}
 
 /** Debian arch -> the qemu-user name of it (qemu-user-static's binfmt.d file and binary). */
 const QEMU_ARCH: Record<string, string> = { arm64: 'aarch64', riscv64: 'riscv64' };
-
 
 /** What dpkg and maintainer scripts need inside the namespace: owners, modes, setuid users; nothing of the machine's. */
 const CAPS = ['CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'SETUID', 'SETGID', 'SETFCAP', 'KILL', 'SYS_CHROOT', 'AUDIT_WRITE'];
@@ -79,8 +73,7 @@ const probes = new Map<string, Promise<boolean>>();
 
 /**
  * Whether this host runs `debArch` roots through qemu-user: qemu-user-static installed and a
- * binfmt_misc mountable in a user namespace (asked once per arch and process, with a real
- * foreign binary: the static qemu itself cannot tell; `probeRoot` holds a program of the arch).
+ * binfmt_misc mountable in a user namespace (asked once per arch and process).
  */
 export function qemuUserUsable(debArch: string, work: string): Promise<boolean> {
   let p = probes.get(debArch);
@@ -105,13 +98,13 @@ export function qemuUserUsable(debArch: string, work: string): Promise<boolean> 
 }
 
 /** The argv that runs `run.argv` inside `root` through qemu-user (see the header). */
-export function qemuUserArgv(root: string, dir: string, entry: BinfmtEntry, run: QemuUserRun): string[] {
+export function qemuUserArgv(root: string, dir: string, entry: BinfmtEntry, run: InRootRun): string[] {
   const caps = ['--cap-drop', 'ALL', ...CAPS.flatMap((c) => ['--cap-add', `CAP_${c}`])];
   return ['/bin/sh', '-c', OUTER, 'sborka-qemu-user', dir, entry.interpreter, entry.magic, entry.mask, ...bwrapInRoot(root, caps, run.argv, run.env)];
 }
 
 /** Runs argv inside the foreign root through qemu-user; returns its output and whether it succeeded. */
-export async function runInRootQemuUser(ctx: KindContext, root: string, debArch: string, run: QemuUserRun): Promise<ToolRun> {
+export async function runInRootQemuUser(ctx: KindContext, root: string, debArch: string, run: InRootRun): Promise<ToolRun> {
   const entry = await binfmtEntry(debArch);
   if (!entry) throw new Error(`no qemu-user for ${debArch} on this host`);
   const dir = await fs.mkdtemp(path.join(ctx.workDir, 'qemu-user-'));

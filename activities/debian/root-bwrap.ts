@@ -3,6 +3,13 @@
 // for /tmp and /run, new ipc, pid, net and uts namespaces (no network), a clean environment.
 // What the root's uid 0 may do is the caller's `privilege` part, the one place they differ.
 
+/** A program to run inside a build root, whichever sandbox runs it. */
+export interface InRootRun {
+  argv: readonly string[];
+  env?: Record<string, string>;
+  phase: string;
+}
+
 const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export function bwrapInRoot(root: string, privilege: readonly string[], argv: readonly string[], extraEnv: Record<string, string> = {}): string[] {

@@ -15,16 +15,11 @@ import { fetchArchPackage, type VmArch } from '../vm/kernels';
 import { runInVm } from '../vm/run-in-vm';
 import { hostDebArch } from './mmdebstrap';
 import { qemuUserUsable, runInRootQemuUser } from './qemu-user';
-import { bwrapInRoot } from './root-bwrap';
+import { bwrapInRoot, type InRootRun } from './root-bwrap';
 import { runTool, type ToolRun } from './run-tool';
 
 const execFileAsync = promisify(execFile);
 
-export interface InRootRun {
-  argv: readonly string[];
-  env?: Record<string, string>;
-  phase: string;
-}
 
 
 export type Isolation = 'host-sandbox' | 'vm';
