@@ -300,6 +300,10 @@ describe('builds', () => {
       { id: 'sleep', kind: 'exec', needs: ['talk'], params: { argv: ['sleep', '60'] } },
     ]), owner: ACME };
     const id = await start(slow);
+    // Followed at once, before the variant may have started: a planned step waits for its log;
+    // a step the plan does not hold is a 404 straight away.
+    const unplanned = await env.req('GET', `/api/builds/${id}/logs/acme-slow-x86_64/nope/follow`, { as: 'partner:acme' });
+    expect(unplanned.status).toBe(404);
     const log = await readSse(`/api/builds/${id}/logs/acme-slow-x86_64/talk/follow`, 'partner:acme', (e, d) => e === 'log' && /tick 3/.test(d.text));
     expect(log.status).toBe(200);
     expect(log.events.map((e) => e.data.text).join('')).toMatch(/tick 1[\s\S]*tick 3/);

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { buildView, variantWorkflowId } from '../../builds';
+import { buildView, planOfBuild, variantWorkflowId } from '../../builds';
 import { inside } from '../artifacts';
 import { BuildId, visibleBuild } from '../build-access';
 import type { ApiDeps } from '../deps';
@@ -15,14 +15,35 @@ const MAX_READ = 1024 * 1024;
 
 export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { client, config } = deps;
+  const buildRunning = async (id: string) =>
+    (await client.workflow.getHandle(id).describe().catch(() => undefined))?.status.name === 'RUNNING';
 
   const stepLog = async (principal: Principal, p: z.infer<typeof StepParams>) => {
     await visibleBuild(client, principal, p.id);
+    return loggedStep(p);
+  };
+  const loggedStep = async (p: z.infer<typeof StepParams>) => {
     const view = await buildView(client, p.id);
     const step = view.variants.find((v) => v.variantId === p.variant)?.steps.find((s) => s.id === p.step);
     if (!step) throw notFound(`no step "${p.step}" in variant "${p.variant}" of build "${p.id}"`);
     const file = step.logPath ? inside(config.logDir, step.logPath) : undefined;
     return { step, file };
+  };
+
+  /**
+   * Like stepLog, but a step the build's plan holds whose variant has not started yet
+   * (a follow right after the build was posted) is no 404: it has no log so far.
+   */
+  const plannedStepLog = async (principal: Principal, p: z.infer<typeof StepParams>) => {
+    await visibleBuild(client, principal, p.id);
+    try {
+      return { ...(await loggedStep(p)), started: true };
+    } catch (e) {
+      const plan = await planOfBuild(client, p.id);
+      const planned = plan.variants.find((v) => v.id === p.variant)?.steps.some((s) => s.id === p.step);
+      if (!planned) throw e;
+      return { file: undefined, started: false };
+    }
   };
 
   route(app, {
@@ -85,7 +106,7 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
     query: z.object({ offset: z.coerce.number().int().min(0).default(0) }),
     response: { description: 'text/event-stream', contentType: 'text/event-stream' },
   }, async ({ principal, params, query, req, reply }) => {
-    let { file } = await stepLog(principal, params);
+    let { file, started } = await plannedStepLog(principal, params);
     const variant = client.workflow.getHandle(variantWorkflowId(params.id, params.variant));
     const sse = openSse(req, reply);
     let offset = query.offset;
@@ -93,7 +114,7 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
     let finished = false;
     try {
       while (!sse.closed) {
-        if (!file && Date.now() - lastCheck > 1000) file = (await stepLog(principal, params)).file;
+        if (!file && Date.now() - lastCheck > 1000) ({ file, started } = await plannedStepLog(principal, params));
         if (file) {
           const size = fs.statSync(file).size;
           while (size > offset && !sse.closed) {
@@ -106,7 +127,9 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
         if (Date.now() - lastCheck > 1000) {
           lastCheck = Date.now();
           // Read once more after the variant closed: the last lines may land meanwhile.
-          finished = (await variant.describe().catch(() => undefined))?.status.name !== 'RUNNING';
+          const status = (await variant.describe().catch(() => undefined))?.status.name;
+          // A variant not started yet is not finished, unless its build has closed meanwhile.
+          finished = status === undefined && !started ? !(await buildRunning(params.id)) : status !== 'RUNNING';
           if (finished) continue;
         }
         await sse.sleep(300);
