@@ -1,22 +1,20 @@
 // Wraps every activity attempt a worker runs: its attempt record exists from its first moment
-// to its last (attempt-records.ts), the processes it spawns join the record, and it heartbeats
-// every few seconds after its first moments, repeating the latest details the activity sent, so a
-// step that is quiet (a cache lookup verifying a large input, qemu waiting for its guest) is
-// not taken for dead under a short heartbeat timeout.
+// to its last (attempt-records.ts), the processes it spawns join the record, and it owns the
+// attempt's one heartbeat (heartbeat.ts): the activity records its progress, this sends it.
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { openRecord, recordsDir, runInAttempt, type AttemptScope, type OpenRecord } from './attempt-records';
+import { attemptHeartbeat, DEFAULT_HEARTBEAT, type HeartbeatTiming } from './heartbeat';
 
 export interface AttemptInterceptorOptions {
   stateDir: string;
   logger: Logger;
-  /** Repeat the latest heartbeat after this long without one. */
-  keepAliveMs?: number;
+  heartbeat?: Partial<HeartbeatTiming>;
 }
 
 export function attemptInterceptor(options: AttemptInterceptorOptions): ActivityInterceptorsFactory {
   const dir = recordsDir(options.stateDir);
-  const keepAliveMs = options.keepAliveMs ?? 3000;
+  const timing: HeartbeatTiming = { ...DEFAULT_HEARTBEAT, ...options.heartbeat };
   return (ctx) => ({
     inbound: {
       async execute(input, next) {
@@ -36,6 +34,8 @@ export function attemptInterceptor(options: AttemptInterceptorOptions): Activity
           // Without its record the attempt still runs; a kill then costs the heartbeat timeout.
           logger.warn({ err: (err as Error).message }, 'cannot write the attempt record');
         }
+        // A retry repeats the previous attempt's checkpoint until it reports its own.
+        const heartbeat = attemptHeartbeat((details) => ctx.heartbeat(details), timing, info.heartbeatDetails);
         const attempt: AttemptScope = {
           addGroup(pgid) {
             try {
@@ -44,21 +44,16 @@ export function attemptInterceptor(options: AttemptInterceptorOptions): Activity
               logger.warn({ err: (err as Error).message, pgid }, 'cannot add a process group to the attempt record');
             }
           },
-          // A retry keeps the previous attempt's checkpoint until it reports its own.
-          lastHeartbeat: { details: info.heartbeatDetails, at: Date.now() },
+          progress: (details) => heartbeat.record(details),
         };
-        const beat = () => {
-          attempt.lastHeartbeat.at = Date.now();
-          ctx.heartbeat(attempt.lastHeartbeat.details);
-        };
-        // Nothing at once: a step that ends within keepAliveMs costs the server no heartbeat (quiet-start.ts).
-        const timer = setInterval(() => {
-          if (Date.now() - attempt.lastHeartbeat.at >= keepAliveMs) beat();
-        }, Math.max(250, Math.floor(keepAliveMs / 3)));
+        let failed = true;
         try {
-          return await runInAttempt(attempt, () => next(input));
+          const result = await runInAttempt(attempt, () => next(input));
+          failed = false;
+          return result;
         } finally {
-          clearInterval(timer);
+          // A cancelled attempt has no retry to tell.
+          heartbeat.stop(failed && !ctx.cancellationSignal.aborted);
           record?.close();
         }
       },

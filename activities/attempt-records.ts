@@ -84,8 +84,8 @@ export function selfIdentity(): ProcessIdentity {
 export interface AttemptScope {
   /** Adds a spawned process group to the record (a no-op once the attempt ended). */
   addGroup(pgid: number): void;
-  /** The latest heartbeat details the attempt sent, and when (the keep-alive repeats them). */
-  lastHeartbeat: { details: unknown; at: number };
+  /** The attempt's latest progress, for its heartbeat (heartbeat.ts). */
+  progress(details: unknown): void;
 }
 
 const scope = new AsyncLocalStorage<AttemptScope>();
@@ -104,12 +104,6 @@ export function noteChildGroup(pgid: number): void {
   currentAttempt()?.addGroup(pgid);
 }
 
-/** Called whenever an activity heartbeats, so the keep-alive repeats its details, not older ones. */
-export function noteHeartbeat(details: unknown): void {
-  const s = currentAttempt();
-  if (s) s.lastHeartbeat = { details, at: Date.now() };
-}
-
 export interface OpenRecord {
   readonly file: string;
   addGroup(pgid: number): void;
@@ -118,6 +112,7 @@ export interface OpenRecord {
 }
 
 const made = new Set<string>();
+let here: Pick<AttemptRecord, 'bootId' | 'pidNs' | 'worker'> | undefined;
 
 type RecordFields = Pick<AttemptRecord, 'taskToken' | 'workflowId' | 'activityId' | 'activityType' | 'attempt'>;
 
@@ -126,8 +121,10 @@ type RecordFields = Pick<AttemptRecord, 'taskToken' | 'workflowId' | 'activityId
  * Written to a temporary name and renamed, so a reader never sees half a record.
  */
 export function openRecord(dir: string, fields: RecordFields): OpenRecord {
+  // This process's boot, pid namespace and identity hold for its whole life: read once, not per attempt.
+  here ??= { bootId: bootId(), pidNs: pidNamespace(), worker: selfIdentity() };
   const record: AttemptRecord = AttemptRecord.parse({
-    ...fields, host: os.hostname(), bootId: bootId(), pidNs: pidNamespace(), worker: selfIdentity(), startedAt: new Date().toISOString(), groups: [],
+    ...fields, host: os.hostname(), ...here, startedAt: new Date().toISOString(), groups: [],
   });
   if (!made.has(dir)) {
     fs.mkdirSync(dir, { recursive: true });

@@ -1,66 +1,88 @@
-// Heartbeats at a bounded rate. Tools may print thousands of lines a second; Temporal needs
-// only the latest progress, and a quiet tool (a long tar) still has to heartbeat so that the
-// worker hears about cancellation and the server does not time the step out. What it sends
-// is noted for the attempt's own keep-alive (attempt-interceptor.ts), which repeats it.
-import { noteHeartbeat } from './attempt-records';
+// An activity attempt's one heartbeat (the worker's attempt interceptor owns it; activities
+// only record their progress). Each heartbeat the server hears costs it a write, and
+// Temporal delivers cancellation only in a heartbeat's reply, so:
+//  - nothing during the first moment: a step that ends sooner (a no-op, a cache hit) has
+//    nothing to report and costs the server nothing;
+//  - then new progress goes out at most once per interval, always the latest, so the
+//    status view (describe()) follows a tool that prints thousands of lines a second;
+//  - and a quiet attempt (a long tar, qemu waiting for its guest) repeats its latest
+//    details every few seconds, so it hears of cancellation and is not taken for dead.
+import { currentAttempt } from './attempt-records';
 
-export interface Heartbeater<T> {
-  /** Records the latest details; they are sent now or at the next allowed moment. */
-  update(details: T): void;
-  /** Sends pending details at once (the end of a step) and stops all timers. */
-  stop(): void;
+export interface HeartbeatTiming {
+  /** No heartbeat before the attempt has run this long. */
+  quietMs: number;
+  /** At most one heartbeat of new progress per this many ms. */
+  minIntervalMs: number;
+  /** Repeat the latest details after this long without a heartbeat. */
+  keepAliveMs: number;
 }
 
-export interface HeartbeatOptions {
-  /** At most one heartbeat per this many ms. */
-  minIntervalMs?: number;
-  /** Re-send the latest details after this long without any heartbeat. */
-  keepAliveMs?: number;
-  now?: () => number;
+/** 1 s, 1 s, 3 s: well inside the plans' 30 s heartbeat timeout (dsl/planner.ts). */
+export const DEFAULT_HEARTBEAT: HeartbeatTiming = { quietMs: 1000, minIntervalMs: 1000, keepAliveMs: 3000 };
+
+export interface AttemptHeartbeat {
+  /** The latest progress: sent at the next allowed moment. */
+  record(details: unknown): void;
+  /** The attempt ended; `flush` sends what it has not sent yet (a failed attempt: its retry reads it). */
+  stop(flush: boolean): void;
 }
 
-export function throttledHeartbeat<T>(send: (details: T) => void, options: HeartbeatOptions = {}): Heartbeater<T> {
-  const minIntervalMs = options.minIntervalMs ?? 1000;
-  const keepAliveMs = options.keepAliveMs ?? 5000;
-  const now = options.now ?? Date.now;
-  let latest: { details: T } | undefined;
-  let pending = false;
-  let lastSent = -Infinity;
-  let trailing: NodeJS.Timeout | undefined;
+/**
+ * `previous` is the previous attempt's last heartbeat: the keep-alive repeats it until
+ * this attempt records progress of its own, so a retry keeps the checkpoint it started from.
+ */
+export function attemptHeartbeat(send: (details: unknown) => void, timing: HeartbeatTiming, previous?: unknown): AttemptHeartbeat {
+  const start = Date.now();
+  let latest = previous;
+  let unsent = false;
+  let lastSent: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let dueAt = Infinity;
   let stopped = false;
 
-  const flush = () => {
-    trailing = undefined;
-    if (!latest || stopped) return;
-    pending = false;
-    lastSent = now();
-    send(latest.details);
-    noteHeartbeat(latest.details);
+  const due = () => unsent
+    ? Math.max(start + timing.quietMs, (lastSent ?? -Infinity) + timing.minIntervalMs)
+    : (lastSent ?? start) + timing.keepAliveMs;
+  const beat = () => {
+    lastSent = Date.now();
+    unsent = false;
+    send(latest);
   };
-  const keepAlive = setInterval(() => {
-    if (latest && now() - lastSent >= keepAliveMs) flush();
-  }, keepAliveMs);
-  keepAlive.unref();
+  const schedule = () => {
+    const at = due();
+    if (timer && at >= dueAt) return; // a record() between beats: the timer set already fires in time
+    if (timer) clearTimeout(timer);
+    dueAt = at;
+    timer = setTimeout(fire, Math.max(0, at - Date.now()));
+    timer.unref();
+  };
+  function fire(): void {
+    timer = undefined;
+    dueAt = Infinity;
+    if (stopped) return;
+    if (Date.now() >= due()) beat();
+    schedule();
+  }
+  schedule();
 
   return {
-    update(details) {
+    record(details) {
       if (stopped) return;
-      latest = { details };
-      pending = true;
-      const wait = lastSent + minIntervalMs - now();
-      if (wait <= 0) {
-        if (trailing) clearTimeout(trailing);
-        flush();
-      } else if (!trailing) {
-        trailing = setTimeout(flush, wait);
-        trailing.unref();
-      }
+      latest = details;
+      unsent = true;
+      schedule();
     },
-    stop() {
-      if (trailing) clearTimeout(trailing);
-      clearInterval(keepAlive);
-      if (pending) flush();
+    stop(flush) {
+      if (stopped) return;
       stopped = true;
+      if (timer) clearTimeout(timer);
+      if (flush && unsent && Date.now() >= start + timing.quietMs) beat();
     },
   };
+}
+
+/** Records the running attempt's progress; a no-op outside an attempt (a direct call, a test). */
+export function recordProgress(details: unknown): void {
+  currentAttempt()?.progress(details);
 }

@@ -8,14 +8,14 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import { badInput, stepFailed, unsupportedStep } from './failures';
-import { throttledHeartbeat } from './heartbeat';
-import { quietStart } from './quiet-start';
+import { recordProgress } from './heartbeat';
 import { defaultRegistry } from './kinds/all';
 import type { KindContext, KindRegistry } from './kinds/registry';
 import { beginAttempt, type LedgerEntry, type Quarantined } from './ledger';
 import { reapAbandonedStaging, STAGING_ENV } from './orphans';
 import { runChecked, stepEnv } from './process-runner';
 import { CacheProbeInput, StepInput, StepProgress, StepResult, type CacheProbeHit, type CacheProbeResult } from '../plan/step-contract';
+import { finishInBackground, shipLog } from './log-ship';
 import { appendLogLines, stepLogPath } from './step-log';
 import type { StepStore, StoreEntry } from './store';
 import { openStepStore } from './store-remote';
@@ -28,10 +28,6 @@ export interface RunStepDeps {
   registry?: KindRegistry;
   /** Between SIGTERM and SIGKILL when a step is cancelled. */
   killGraceMs?: number;
-  /** Heartbeat rate limit. */
-  heartbeatIntervalMs?: number;
-  /** No heartbeat before the step has run this long (quiet-start.ts); the heartbeat interval when absent. */
-  firstHeartbeatMs?: number;
 }
 
 export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<StepResult> {
@@ -50,6 +46,8 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
     const attempt = ctx.info.attempt;
     const logPath = stepLogPath(deps.config.logDir, input.buildId, input.variantId, step.id);
     const logger = deps.logger.child({ buildId: input.buildId, variantId: input.variantId, stepId: step.id, kind: step.kind, attempt });
+    // With a remote store the log also streams there, for the API on any host (log-ship.ts).
+    const shipper = shipLog(deps.config, logIdOf(input.owner, input.buildId, input.variantId, step.id), logPath, { logger });
     const started = Date.now();
     const pids: number[] = [];
     const quarantined: Quarantined[] = [];
@@ -85,6 +83,7 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
           await appendLogLines(logPath, [hitLine(attempt, key)]);
           await ledger('cached', key);
           logger.debug({ key }, 'cache hit');
+          finishInBackground(shipper);
           return result(hit, true);
         }
       }
@@ -92,17 +91,15 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
       const failure = asFailure(err, step.id);
       await appendLogLines(logPath, [`--- sborka: attempt ${attempt} failed: ${firstLine(failure.message)}`]);
       await ledger('failed', key, failure.message);
+      await shipper?.finish();
       throw failure;
     }
 
-    const intervalMs = deps.heartbeatIntervalMs ?? 1000;
-    const quiet = quietStart<StepProgress>((d) => ctx.heartbeat(d), deps.firstHeartbeatMs ?? intervalMs);
-    const heartbeat = throttledHeartbeat<StepProgress>(quiet.send, { minIntervalMs: intervalMs });
     let current: StepProgress = { phase: 'starting' };
     const progress = (update: Partial<StepProgress>) => {
       current = { ...current, ...update };
       if (update.lastLine !== undefined) current.lastLine = update.lastLine.slice(0, 200); // details stay small
-      heartbeat.update(current);
+      recordProgress(current); // the attempt's heartbeat sends it (attempt-interceptor.ts)
     };
     let staging: Awaited<ReturnType<StepStore['createStaging']>> | undefined;
     try {
@@ -158,8 +155,7 @@ export function createRunStep(deps: RunStepDeps): (input: StepInput) => Promise<
       logger.warn({ err: failure.message }, cancelled ? 'step cancelled' : 'step failed');
       throw failure;
     } finally {
-      heartbeat.stop();
-      quiet.stop();
+      await shipper?.finish();
     }
   };
 }
@@ -211,8 +207,10 @@ export function createProbeCache(deps: RunStepDeps): (input: CacheProbeInput) =>
         }
         const record = await beginAttempt(deps.config.storeDir, { buildId, variantId, stepId: step.id, kind: step.kind, attempt });
         const logPath = stepLogPath(deps.config.logDir, buildId, variantId, step.id);
+        const shipper = shipLog(deps.config, logIdOf(owner, buildId, variantId, step.id), logPath, { logger: deps.logger });
         await appendLogLines(logPath, [hitLine(attempt, key)]);
         await record.finish({ key, outcome: 'cached', pids: [] });
+        finishInBackground(shipper);
         hitKeys.set(step.id, entry.key);
         hits.push({ stepId: step.id, key: entry.key, outputDir: entry.outputsDir, logPath, durationMs: Date.now() - started });
       }
@@ -223,6 +221,11 @@ export function createProbeCache(deps: RunStepDeps): (input: CacheProbeInput) =>
     deps.logger.debug({ buildId, variantId, hits: hits.length, steps: steps.length }, 'cache probe');
     return { hits };
   };
+}
+
+/** A log lives in its build owner's namespace, where the API looks for it. */
+function logIdOf(owner: StepInput['owner'], buildId: string, variantId: string, stepId: string) {
+  return { ...(owner?.kind === 'partner' ? { tenant: owner.name } : {}), buildId, variantId, stepId };
 }
 
 function resultOf(entry: StoreEntry, cached: boolean, logPath: string, started: number, quarantined: Quarantined[]): StepResult {

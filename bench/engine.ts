@@ -1,7 +1,8 @@
 // Engine overhead through the embedded Temporal server, printed as JSON:
 //  - 200 no-op steps across 4 variants (chains of 50): time per step through the engine
 //    against the same runStep called directly, and the median overhead per step;
-//  - a 50-step plan built cold, then rebuilt warm (every step from the store).
+//  - a 50-step plan built cold, then rebuilt warm (every step from the store);
+//  - where a chained step's time goes, from the variants' histories (engine-phases.ts).
 // Run: npx tsc -p . && node build/bench/engine.js
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,11 +12,13 @@ import pino from 'pino';
 import { createActivities } from '../activities';
 import { StepInput, type StepResult } from '../plan/step-contract';
 import { parsePlan, type BuildPlan } from '../plan/plan';
-import { buildResult, buildView, startBuild } from '../service/builds';
+import { buildResult, buildView, startBuild, variantWorkflowId } from '../service/builds';
 import { loadConfig } from '../config/config';
 import { connectClient } from '../service/temporal-connection';
 import { embeddedPaths, stopEmbeddedServer } from '../service/temporal-server';
 import { defaultQueues, startWorkers } from '../service/worker';
+
+import { stepPhases } from './engine-phases';
 
 const VARIANTS = 4;
 const STEPS_PER_VARIANT = 50;
@@ -103,6 +106,7 @@ async function main(): Promise<void> {
       const engineStep = view.variants.flatMap((v) => v.steps.map((s) => Date.parse(s.endedAt!) - Date.parse(s.startedAt!)));
       // Variants run concurrently; each is a chain, so one variant's wall time / its steps is the per-step latency.
       const perStepWall = wallMs / STEPS_PER_VARIANT;
+      const phases = await stepPhases(client, view.variants.map((v) => variantWorkflowId(noopBuild, v.variantId)));
 
       const version = `bench-${Date.now()}`;
       const cold0 = performance.now();
@@ -132,6 +136,8 @@ async function main(): Promise<void> {
               worker: round((workerCpu.user + workerCpu.system) / 1000 / (VARIANTS * STEPS_PER_VARIANT)),
               server: server0 === undefined || server1 === undefined ? null : round((server1 - server0) / (VARIANTS * STEPS_PER_VARIANT)),
             },
+            // From the variants' histories: where a chained step's time goes.
+            phasesMedianMs: phases,
             targetOverheadMsPerStep: 25,
             rerun50: { coldMs: Math.round(coldMs), warmMs: Math.round(warmMs), cachedSteps, targetWarmMs: 2000 },
           },

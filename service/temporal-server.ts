@@ -57,6 +57,17 @@ export function serverArgv(config: Config): string[] {
     // which is what makes each step's round trip cheap on one machine.
     '--sqlite-pragma', 'journal_mode=wal',
     '--sqlite-pragma', 'synchronous=normal',
+    ...serverTuningArgs(),
+  ];
+}
+
+/**
+ * What every dev server sborka starts is given, the embedded one and the tests' alike
+ * (test/helpers/temporal-env.ts): the dynamic config a build's round trips depend on, and
+ * sborka's search attributes.
+ */
+export function serverTuningArgs(): string[] {
+  return [
     // One partition per task queue: on one machine, more only adds forwarding hops.
     '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
     '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',

@@ -11,6 +11,7 @@ import { processIsRunning } from '../../activities/process-runner';
 import { StepStore } from '../../activities/store';
 import type { StepInput, StepProgress, StepResult } from '../../plan/step-contract';
 import type { Config } from '../../config/config';
+import { runInAttemptEnv } from './attempt-env';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, stepInput, testConfig, waitFor } from './helpers';
 
 let dir: string;
@@ -25,9 +26,13 @@ afterEach(() => removeDir(dir));
 
 const mockEnv = (info: Partial<Info> = {}) => new MockActivityEnvironment(info, { logger: quietSdkLogger });
 
+/** Heartbeats at once and often, so a short step reports its progress. */
+const FAST_BEATS = { quietMs: 0, minIntervalMs: 10, keepAliveMs: 50 };
+
+/** runStep as a worker runs it: inside the attempt interceptor, which sends its heartbeats. */
 function run(input: StepInput, info: Partial<Info> = {}, env = mockEnv(info)): Promise<StepResult> {
-  const { runStep } = createActivities({ config, logger: silentLogger, heartbeatIntervalMs: 10, firstHeartbeatMs: 0 });
-  return env.run(runStep, input);
+  const { runStep } = createActivities({ config, logger: silentLogger });
+  return runInAttemptEnv(env, dir, () => runStep(input), FAST_BEATS);
 }
 
 /** An exec step that counts its runs in a file outside the store and writes one output. */
@@ -169,13 +174,12 @@ describe('runStep', () => {
 
   it('on cancellation kills the process group, records it and stores nothing', async () => {
     const env = mockEnv();
-    const { runStep } = createActivities({ config, logger: silentLogger, heartbeatIntervalMs: 10, firstHeartbeatMs: 0 });
     const input = stepInput({ id: 'long', kind: 'exec', params: { argv: ['sh', '-c', 'sleep 300 & echo $!; sleep 300'] } });
     const grandchild = waitFor((l) => env.on('heartbeat', l), (d) => {
       const line = (d as StepProgress).lastLine;
       return line && /^\d+$/.test(line) ? { pid: (d as StepProgress).pid!, grandchild: Number(line) } : undefined;
     });
-    const running = env.run(runStep, input);
+    const running = run(input, {}, env);
     const pids = await grandchild;
     env.cancel();
     const err = await running.catch((e: unknown) => e);

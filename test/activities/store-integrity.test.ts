@@ -29,7 +29,7 @@ const runs = () => (fs.existsSync(counter) ? fs.readFileSync(counter, 'utf8').sp
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 function run(input: StepInput, logger = silentLogger): Promise<StepResult> {
-  const { runStep } = createActivities({ config, logger, heartbeatIntervalMs: 10 });
+  const { runStep } = createActivities({ config, logger });
   return new MockActivityEnvironment({}, { logger: quietSdkLogger }).run(runStep, input);
 }
 

@@ -1,6 +1,7 @@
 // A real Temporal dev server (the project's pinned CLI) and workers for tests: one server
 // per test file, started in beforeAll and torn down in afterAll.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
@@ -11,13 +12,13 @@ import {
   type WorkerOptions,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import pino from 'pino';
+import { attemptInterceptor } from '../../activities/attempt-interceptor';
+import { serverTuningArgs } from '../../service/temporal-server';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 export const TEMPORAL_CLI = path.join(PROJECT_ROOT, '.tools', 'temporal', 'bin', 'temporal');
 export const WORKFLOWS_PATH = path.join(PROJECT_ROOT, 'workflows', 'index.ts');
-
-const SA_FLAG_TYPES: Record<string, string> = { KEYWORD: 'Keyword', KEYWORD_LIST: 'KeywordList', TEXT: 'Text', INT: 'Int', BOOL: 'Bool', DATETIME: 'Datetime', DOUBLE: 'Double' };
 
 let runtimeInstalled = false;
 /** Only errors from the SDK: failing steps are expected here and would flood the output. */
@@ -27,15 +28,17 @@ export function quietRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
 }
 
-/** Starts a dev server on a free loopback port with sborka's search attributes registered. */
+/**
+ * Starts a dev server on a free loopback port, given what the embedded server is given
+ * (its dynamic config and sborka's search attributes); its database stays in memory.
+ */
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
-  const saArgs = SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${SA_FLAG_TYPES[k.type] ?? k.type}`]);
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: TEMPORAL_CLI },
       ip: '127.0.0.1',
-      extraArgs: [...saArgs, '--headless'],
+      extraArgs: [...serverTuningArgs(), '--headless'],
     },
   });
 }
@@ -54,19 +57,22 @@ export interface RunningWorker {
 }
 
 /**
- * Starts a worker on the test server. Heartbeats reach the server within a second, so a
- * cancelled step hears of it quickly.
+ * Starts a worker on the test server, with the attempt interceptor the service's workers
+ * have (its records in a directory of their own): it sends the activities' heartbeats.
+ * Heartbeats reach the server within a second, so a cancelled step hears of it quickly.
  */
 export async function startWorker(
   env: TestWorkflowEnvironment,
   options: { taskQueue: string; activities: object } & Partial<WorkerOptions>,
 ): Promise<RunningWorker> {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sborka-test-worker-'));
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     workflowBundle: await workflowBundle(),
     maxHeartbeatThrottleInterval: '1s',
     defaultHeartbeatThrottleInterval: '1s',
+    interceptors: { activity: [attemptInterceptor({ stateDir, logger: pino({ level: 'silent' }) })] },
     ...options,
   });
   const running = worker.run();
@@ -75,6 +81,7 @@ export async function startWorker(
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
+      fs.rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }
