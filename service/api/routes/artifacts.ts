@@ -1,12 +1,12 @@
 // Artifacts (download with checksums), short-lived download links a browser can follow,
-// license reports and SBOMs.
+// license reports and SBOMs. Bytes come from the store through this host's cache (../artifacts.ts).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { buildView, planOfBuild } from '../../builds';
-import { ArtifactInfo, publicInfo, resolveArtifacts, type ResolvedFile } from '../artifacts';
+import { ArtifactInfo, artifactFile, checkedStream, publicInfo, resolveArtifacts, type ResolvedFile } from '../artifacts';
 import { BuildId, visibleBuild } from '../build-access';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound, route, type Principal } from '../http';
@@ -32,21 +32,22 @@ export function artifactRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const artifactsOf = async (principal: Principal, buildId: string): Promise<ResolvedFile[]> => {
     await visibleBuild(client, principal, buildId);
     const [plan, view] = await Promise.all([planOfBuild(client, buildId), buildView(client, buildId)]);
-    return resolveArtifacts(config.storeDir, buildId, plan, view.variants);
+    return resolveArtifacts(config, buildId, plan, view.variants);
   };
 
-  const sendFile = (reply: FastifyReply, a: ResolvedFile) => {
-    if (!a.available || !a.file) throw new ApiError(409, 'conflict', `artifact "${a.name}" of ${a.variantId} is not available (its step "${a.step}" has not produced it)`);
-    const hex = a.sha256!;
+  const sendFile = async (reply: FastifyReply, a: ResolvedFile) => {
+    const got = await artifactFile(config, a, deps.logger);
+    if (!got) throw new ApiError(409, 'conflict', `artifact "${a.name}" of ${a.variantId} is not available (its step "${a.step}" has not produced it, or no sound copy of it is in the store)`);
+    const hex = got.sha256;
     reply
       .header('content-type', a.format === 'sbom' || a.path.endsWith('.json') ? 'application/json' : 'application/octet-stream')
-      .header('content-length', String(a.size))
+      .header('content-length', String(got.size))
       .header('content-disposition', `attachment; filename="${path.basename(a.path).replace(/[^A-Za-z0-9._+-]/g, '_')}"`)
       .header('x-checksum-sha256', hex)
       // RFC 9530: the digest of the representation, so a client can check what it got.
       .header('repr-digest', `sha-256=:${Buffer.from(hex, 'hex').toString('base64')}:`)
       .header('cache-control', 'private, max-age=3600');
-    return reply.send(fs.createReadStream(a.file));
+    return reply.send(checkedStream(got.file, got.sha256, got.size));
   };
 
   const find = (all: ResolvedFile[], variant: string, name: string): ResolvedFile => {
@@ -110,15 +111,20 @@ export function artifactRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }, async ({ principal, params }) => {
     await visibleBuild(client, principal, params.id);
     const [plan, view] = await Promise.all([planOfBuild(client, params.id), buildView(client, params.id)]);
-    const all = await resolveArtifacts(config.storeDir, params.id, plan, view.variants);
+    const all = await resolveArtifacts(config, params.id, plan, view.variants);
+    const reports = await Promise.all(plan.variants.map(async (v) => {
+      const report = all.find((a) => a.variantId === v.id && a.name === 'license-report');
+      return report ? artifactFile(config, report, deps.logger) : undefined;
+    }));
     return {
-      variants: plan.variants.map((v) => {
+      variants: plan.variants.map((v, i) => {
         const report = all.find((a) => a.variantId === v.id && a.name === 'license-report');
         const sbom = all.find((a) => a.variantId === v.id && a.format === 'sbom');
         const stepState = view.variants.find((s) => s.variantId === v.id)?.steps.find((s) => s.kind === 'verify-licenses')?.state;
         if (!report) return { variantId: v.id, present: false, reason: 'the plan checks no licenses' };
-        if (!report.available || !report.file) return { variantId: v.id, present: false, reason: 'the license check has not produced a report', ...(stepState ? { stepState } : {}) };
-        const parsed = JSON.parse(fs.readFileSync(report.file, 'utf8')) as { verdict?: string };
+        const file = reports[i];
+        if (!report.available || !file) return { variantId: v.id, present: false, reason: 'the license check has not produced a report', ...(stepState ? { stepState } : {}) };
+        const parsed = JSON.parse(fs.readFileSync(file.file, 'utf8')) as { verdict?: string };
         return {
           variantId: v.id,
           present: true,

@@ -1,13 +1,14 @@
 // Step logs: the list, a tail (or a byte range), and a live follow over server-sent events.
-// A log is served only from the configured log directory, whatever path a status names.
-import * as fs from 'node:fs';
+// A log is found by its build, variant and step ids, never by the path a status names: in
+// this host's log directory, or in the remote store when another host wrote it
+// (activities/log-read.ts). Only steps of a build the caller may see have one.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { openStepLog, type LogSource } from '../../../activities/log-read';
 import { buildView, planOfBuild, variantWorkflowId } from '../../builds';
-import { inside } from '../artifacts';
 import { BuildId, visibleBuild } from '../build-access';
 import type { ApiDeps } from '../deps';
-import { notFound, route, type Principal } from '../http';
+import { ApiError, notFound, route, type Principal } from '../http';
 import { openSse } from '../sse';
 
 const StepParams = z.object({ id: BuildId, variant: z.string().min(1).max(300), step: z.string().min(1).max(200) });
@@ -22,12 +23,24 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
     await visibleBuild(client, principal, p.id);
     return loggedStep(p);
   };
+  /** The build owner's namespace in the store, asked only when the store is read. */
+  const tenantOf = (buildId: string) => {
+    let owner: Promise<string | undefined> | undefined;
+    return () => (owner ??= planOfBuild(client, buildId).then((plan) => (plan.owner.kind === 'partner' ? plan.owner.name : undefined)));
+  };
+  const openLog = async (buildId: string, variantId: string, stepId: string, tenant = tenantOf(buildId)): Promise<LogSource | undefined> => {
+    try {
+      return await openStepLog(config, { buildId, variantId, stepId }, tenant);
+    } catch (e) {
+      if (e instanceof ApiError) throw e;
+      throw new ApiError(502, 'bad_gateway', `the log of ${variantId}/${stepId} is not on this host and the store did not give it: ${(e as Error).message}`);
+    }
+  };
   const loggedStep = async (p: z.infer<typeof StepParams>) => {
     const view = await buildView(client, p.id);
     const step = view.variants.find((v) => v.variantId === p.variant)?.steps.find((s) => s.id === p.step);
     if (!step) throw notFound(`no step "${p.step}" in variant "${p.variant}" of build "${p.id}"`);
-    const file = step.logPath ? inside(config.logDir, step.logPath) : undefined;
-    return { step, file };
+    return { step, log: await openLog(p.id, p.variant, p.step) };
   };
 
   /**
@@ -42,7 +55,7 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const plan = await planOfBuild(client, p.id);
       const planned = plan.variants.find((v) => v.id === p.variant)?.steps.some((s) => s.id === p.step);
       if (!planned) throw e;
-      return { file: undefined, started: false };
+      return { log: undefined, started: false };
     }
   };
 
@@ -57,19 +70,18 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
   }, async ({ principal, params }) => {
     await visibleBuild(client, principal, params.id);
     const view = await buildView(client, params.id);
+    const tenant = tenantOf(params.id);
+    const steps = view.variants.flatMap((v) => v.steps.map((s) => ({ v, s })));
+    // A log the store cannot give now is listed as empty rather than failing the list.
+    const sizes = await Promise.all(steps.map(({ v, s }) => (s.logPath ? openLog(params.id, v.variantId, s.id, tenant).then((l) => l?.size ?? 0, () => 0) : 0)));
     return {
-      logs: view.variants.flatMap((v) =>
-        v.steps.map((s) => {
-          const file = s.logPath ? inside(config.logDir, s.logPath) : undefined;
-          return {
-            variantId: v.variantId,
-            step: s.id,
-            state: s.state,
-            size: file ? fs.statSync(file).size : 0,
-            url: `/api/builds/${encodeURIComponent(params.id)}/logs/${encodeURIComponent(v.variantId)}/${encodeURIComponent(s.id)}`,
-          };
-        }),
-      ),
+      logs: steps.map(({ v, s }, i) => ({
+        variantId: v.variantId,
+        step: s.id,
+        state: s.state,
+        size: sizes[i]!,
+        url: `/api/builds/${encodeURIComponent(params.id)}/logs/${encodeURIComponent(v.variantId)}/${encodeURIComponent(s.id)}`,
+      })),
     };
   });
 
@@ -82,11 +94,11 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
     }),
     response: { description: 'text; X-Log-Size is the whole log\'s size, X-Log-Offset where this part starts', contentType: 'text/plain' },
   }, async ({ principal, params, query, reply }) => {
-    const { file } = await stepLog(principal, params);
-    const size = file ? fs.statSync(file).size : 0;
+    const { log } = await stepLog(principal, params);
+    const size = log?.size ?? 0;
     let start = query.offset ?? Math.max(0, size - MAX_READ);
     start = Math.min(start, size);
-    const text = file && size > start ? readRange(file, start, Math.min(size, start + MAX_READ)) : '';
+    const text = log && size > start ? await readText(log, start, Math.min(size, start + MAX_READ)) : '';
     let out = text;
     if (query.tail !== undefined && query.offset === undefined) {
       const lines = text.split('\n');
@@ -106,7 +118,8 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
     query: z.object({ offset: z.coerce.number().int().min(0).default(0) }),
     response: { description: 'text/event-stream', contentType: 'text/event-stream' },
   }, async ({ principal, params, query, req, reply }) => {
-    let { file, started } = await plannedStepLog(principal, params);
+    let { log, started } = await plannedStepLog(principal, params);
+    const tenant = tenantOf(params.id);
     const variant = client.workflow.getHandle(variantWorkflowId(params.id, params.variant));
     const sse = openSse(req, reply);
     let offset = query.offset;
@@ -114,12 +127,14 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
     let finished = false;
     try {
       while (!sse.closed) {
-        if (!file && Date.now() - lastCheck > 1000) ({ file, started } = await plannedStepLog(principal, params));
-        if (file) {
-          const size = fs.statSync(file).size;
+        // Looked for again each round: it grows, or moves from this disk to the store's longer copy.
+        if (started) log = await openLog(params.id, params.variant, params.step, tenant);
+        else if (Date.now() - lastCheck > 1000) ({ log, started } = await plannedStepLog(principal, params));
+        if (log) {
+          const size = log.size;
           while (size > offset && !sse.closed) {
             const end = Math.min(size, offset + 64 * 1024);
-            sse.send('log', { offset, text: readRange(file, offset, end) });
+            sse.send('log', { offset, text: await readText(log, offset, end) });
             offset = end;
           }
         }
@@ -132,7 +147,8 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
           finished = status === undefined && !started ? !(await buildRunning(params.id)) : status !== 'RUNNING';
           if (finished) continue;
         }
-        await sse.sleep(300);
+        // The store is asked less often than the disk.
+        await sse.sleep(log?.where === 'store' || (!log && config.remoteStore) ? 1000 : 300);
       }
       sse.send('end', { offset });
     } catch (e) {
@@ -144,13 +160,6 @@ export function logRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 }
 
-function readRange(file: string, start: number, end: number): string {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(end - start);
-    const n = fs.readSync(fd, buf, 0, buf.length, start);
-    return buf.subarray(0, n).toString('utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
+async function readText(log: LogSource, start: number, end: number): Promise<string> {
+  return (await log.read(start, end)).toString('utf8');
 }
