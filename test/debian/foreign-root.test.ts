@@ -13,7 +13,7 @@ import { defineKind, KindRegistry } from '../../activities/kinds/registry';
 import { StepInput, type StepResult } from '../../plan/step-contract';
 import { fetchArchPackage } from '../../activities/vm/kernels';
 import { loadConfig } from '../../config/config';
-import { busyboxRoot, tmpDir } from '../vm/fixtures';
+import { busyboxRoot, stateDir as vmStateDir, tmpDir } from '../vm/fixtures';
 import { quietSdkLogger, removeDir, silentLogger } from '../activities/helpers';
 import { qemuUnder } from './image-fixture';
 
@@ -38,7 +38,7 @@ const TAR_PACKAGES = ['tar', 'libc6', 'libacl1', 'libselinux1', 'libpcre2-8-0'];
 async function arm64Root(parent: string): Promise<string> {
   const root = await busyboxRoot('aarch64', parent);
   for (const name of TAR_PACKAGES) {
-    const { deb } = await fetchArchPackage('aarch64', name, { stateDir: loadConfig().stateDir });
+    const { deb } = await fetchArchPackage('aarch64', name, { stateDir: vmStateDir });
     execFileSync('dpkg-deb', ['-x', deb, root]);
   }
   return root;
@@ -48,7 +48,7 @@ test.each(['auto', 'vm'] as const)('SBORKA_FOREIGN_ROOT_COPY=%s: the root comes 
   const stateDir = path.join(dir, copy);
   fs.mkdirSync(stateDir);
   // The VM kernels come from the project's cache (downloaded once for every test file).
-  fs.symlinkSync(path.join(loadConfig().stateDir, 'vm-kernels'), path.join(stateDir, 'vm-kernels'));
+  fs.symlinkSync(path.join(vmStateDir, 'vm-kernels'), path.join(stateDir, 'vm-kernels'));
   const config = loadConfig({ SBORKA_STATE_DIR: stateDir, SBORKA_FOREIGN_ROOT_COPY: copy });
   const seen: Record<string, unknown> = {};
   const probe = defineKind('noop', async (ctx) => {

@@ -1,7 +1,9 @@
-// A real Debian root for the image tests, made by mmdebstrap once and shared by the test
-// files through os.tmpdir() (a lock keeps parallel jest workers from building it twice),
-// and committed to a test store as the `configure` step's outputs, per the roots contract.
+// Real Debian roots for the image tests, made by mmdebstrap once per machine and shared by
+// the test files through os.tmpdir(), each in a directory named by the digest of what
+// determines it (a lock keeps parallel jest workers from building one twice), and committed
+// to a test store as the `configure` step's outputs, per the roots contract.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,20 +17,31 @@ import type { Config } from '../../config/config';
 import { quietSdkLogger, silentLogger } from '../activities/helpers';
 
 export const SOURCE_DATE_EPOCH = 1_700_000_000;
-const FIXTURE_DIR = path.join(os.tmpdir(), 'sborka-debian-image-fixture-v1');
-const PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv', 'udev'];
+/** The image tests' root: a kernel with its initramfs, systemd. */
+export const IMAGE_ROOT_PACKAGES: readonly string[] = ['linux-image-cloud-amd64', 'systemd-sysv', 'udev'];
 
 export interface TestRoot { tar: string; kernel: string; initrd: string }
 
-/** The shared bookworm amd64 root (kernel, initramfs, systemd): built on first use, about 70 s. */
-export async function debianTestRoot(): Promise<TestRoot> {
-  const tar = path.join(FIXTURE_DIR, 'rootfs.tar');
-  fs.mkdirSync(FIXTURE_DIR, { recursive: true });
-  await withFileLock(path.join(FIXTURE_DIR, 'lock'), undefined, async () => {
+/** Where the root of these packages lives: named by everything its mmdebstrap command line holds. */
+export function testRootDir(packages: readonly string[]): string {
+  const what = { suite: 'bookworm', variant: 'minbase', packages: [...new Set(packages)].sort(), sourceDateEpoch: SOURCE_DATE_EPOCH };
+  return path.join(os.tmpdir(), `sborka-debian-root-${createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16)}`);
+}
+
+/**
+ * A bookworm amd64 minbase root with `packages` (by default the image tests' one; the Secure
+ * Boot test adds the signed chain): built on first use, about 70 s, then shared by every
+ * test file that asks for the same packages.
+ */
+export async function debianTestRoot(packages: readonly string[] = IMAGE_ROOT_PACKAGES): Promise<TestRoot> {
+  const dir = testRootDir(packages);
+  const tar = path.join(dir, 'rootfs.tar');
+  fs.mkdirSync(dir, { recursive: true });
+  await withFileLock(path.join(dir, 'lock'), undefined, async () => {
     if (fs.existsSync(tar)) return;
     const partial = `${tar}.${process.pid}.partial.tar`;
-    execFileSync('mmdebstrap', ['--quiet', '--variant=minbase', `--include=${PACKAGES.join(',')}`, 'bookworm', partial], {
-      env: { ...process.env, SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH) }, stdio: 'ignore', timeout: 600_000,
+    execFileSync('mmdebstrap', ['--quiet', '--variant=minbase', `--include=${[...new Set(packages)].sort().join(',')}`, 'bookworm', partial], {
+      env: { ...process.env, SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH) }, stdio: 'ignore', timeout: 900_000,
     });
     fs.renameSync(partial, tar);
   });

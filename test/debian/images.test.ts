@@ -113,9 +113,13 @@ describe('debian image writers', () => {
   });
 
   it('every format written again, uncached, gives the same bytes', async () => {
-    for (const [id, [output, fileName]] of Object.entries(requests)) {
+    // The img writer's second run is the qcow2 writer's raw disk (qcow2 converts the img
+    // writer's disk, and rawSha256 is that disk's digest): one 1 GiB ext4 disk fewer to write.
+    for (const [id, [output, fileName]] of Object.entries(requests).filter(([id]) => id !== 'build-img')) {
       const again = await run(debianStep(buildStep(id, output, fileName, { cacheable: false }), { configure: configureKey }, 'build-2'));
       expect([id, again.cached, again.outputs.values.sha256]).toEqual([id, false, built[id]!.outputs.values.sha256]);
+      if (id === 'build-qcow2') expect(again.outputs.values.rawSha256).toBe(built[id]!.outputs.values.rawSha256);
     }
+    expect(Object.keys(requests)).toEqual(expect.arrayContaining(['build-img', 'build-qcow2']));
   });
 });

@@ -1,15 +1,21 @@
-// Shared fixtures for the VM tests: the project's kernel cache (so kernels are downloaded
-// and built once, not per test run) and busybox-based roots of each architecture.
+// Shared fixtures for the VM tests: a kernel cache for every test run on this machine (so
+// kernels are downloaded and built once, not per clone) and busybox-based roots of each
+// architecture.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { run } from '../../activities/vm/debian-mirror';
 import { fetchArchPackage, type VmArch } from '../../activities/vm/kernels';
 import { groupIsRunning, processIsRunning } from '../../activities/process-runner';
-import { loadConfig } from '../../config/config';
 
-/** The project's own state dir: vm-kernels/ there is a download cache shared by every run. */
-export const stateDir = loadConfig().stateDir;
+/**
+ * The tests' VM state dir, beside the .deb cache in os.tmpdir() and not in the clone: its
+ * vm-kernels/ is a download cache keyed by the kernel and busybox packages' versions and the
+ * initramfs recipe, so every run and every clone on this machine shares it (a fresh clone
+ * would otherwise fetch ~200 MB of kernels again).
+ */
+export const stateDir = path.join(os.tmpdir(), 'sborka-test-vm-state');
+fs.mkdirSync(path.join(stateDir, 'vm-kernels'), { recursive: true });
 
 export const ARCHES: readonly VmArch[] = ['x86_64', 'aarch64', 'riscv64'];
 

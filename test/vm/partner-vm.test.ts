@@ -78,7 +78,7 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(config.stateDir, 'gnupg'), { recursive: true });
   fs.writeFileSync(path.join(config.stateDir, 'gnupg', 'secring.gpg'), `${MARKER}-gpg\n`);
   fs.writeFileSync(path.join(config.stateDir, 'api.db'), `${MARKER}-db\n`);
-  // The VM's kernel comes from the project's download cache, not from this test's state.
+  // The VM's kernel comes from the tests' shared download cache (fixtures.ts), not from this test's state.
   fs.symlinkSync(path.join(kernelCache, 'vm-kernels'), path.join(config.stateDir, 'vm-kernels'));
   fs.mkdirSync(path.join(kernelCache, 'vm-kernels'), { recursive: true });
   fs.mkdirSync(recipes);

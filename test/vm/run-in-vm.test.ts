@@ -50,15 +50,12 @@ describe.each(ARCHES)('%s guest', (arch) => {
     expect(r.kernel?.package).toMatch(/^linux-image-/);
   });
 
-  test('false exits 1', async () => {
-    const r = await vm(arch, ['false']);
-    expect(r).toMatchObject({ status: 'exited', exitCode: 1 });
-    expect(vmRunPassed(r)).toBe(false);
-  });
-
-  test("sh -c 'exit 42' exits 42, and the console log holds the command's output", async () => {
+  // A non-zero exit is a failed run: 42 rather than `false`'s 1, so the code itself is seen to
+  // come back (one boot per arch fewer than testing both).
+  test("sh -c 'exit 42' exits 42 and fails the run, and the console log holds the command's output", async () => {
     const r = await vm(arch, ['sh', '-c', 'echo "marker-$((6 * 7))-$(uname -m)"; exit 42']);
     expect(r).toMatchObject({ status: 'exited', exitCode: 42 });
+    expect(vmRunPassed(r)).toBe(false);
     const log = fs.readFileSync(r.consoleLog, 'utf8');
     // Computed in the guest: the argv alone does not contain it.
     expect(log).toContain(`marker-42-${arch}`);
