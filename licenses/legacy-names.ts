@@ -174,4 +174,5 @@ export const LEGACY_EXCEPTIONS: Readonly<Record<string, string>> = {
   'linux-syscall-note': 'Linux-syscall-note',
   'font': 'Font-exception-2.0',
   llvm: 'LLVM-exception',
+  libtool: 'Libtool-exception',
 };

@@ -178,6 +178,10 @@ function term(text: string, ctx: Context): SpdxNode {
       return base;
     }
   }
+  // Debian's dashed forms: "GPL-2+-autoconf-exception" (GPL-2+ with the Autoconf exception),
+  // "GPL-2+-or-X11" (either); only when every part is a name we know.
+  const dashed = dashedTerm(text, ctx);
+  if (dashed) return dashed;
   // RPM's "GPL/BSD" is a dual license when both halves are names we know.
   if (text.includes('/')) {
     const halves = text.split('/').map((h) => knownTerm(h, ctx));
@@ -185,6 +189,22 @@ function term(text: string, ctx: Context): SpdxNode {
   }
   ctx.unknown.push(text);
   return { type: 'license', id: licenseRefSlug('unknown-', text), plus: false };
+}
+
+function dashedTerm(text: string, ctx: Context): SpdxNode | undefined {
+  const t = text.trim();
+  const exc = /^(.+)-([A-Za-z0-9.]+)-exceptions?$/.exec(t);
+  if (exc) {
+    const base = knownTerm(exc[1]!, ctx);
+    const exception = base?.type === 'license' && !base.exception ? exceptionFor(exc[2]!, base.id) : undefined;
+    if (base?.type === 'license' && exception) return { ...base, exception };
+  }
+  const halves = t.split(/-or-/i);
+  if (halves.length === 2) {
+    const sides = halves.map((h) => knownTerm(h, ctx));
+    if (sides.every((h) => h !== undefined)) return orOf(sides as SpdxNode[]);
+  }
+  return undefined;
 }
 
 function knownTerm(text: string, ctx: Context): SpdxNode | undefined {

@@ -154,6 +154,8 @@ const DEPRECATED_WITH: Record<string, [string, string]> = {
   'GPL-3.0-with-autoconf-exception': ['GPL-3.0-only', 'Autoconf-exception-3.0'],
   'GPL-3.0-with-GCC-exception': ['GPL-3.0-only', 'GCC-exception-3.1'],
 };
+// Deprecated ids SPDX withdrew because their text is another license's (its 3.9 release notes).
+const DEPRECATED_SAME_TEXT: Record<string, string> = { 'BSD-2-Clause-NetBSD': 'BSD-2-Clause', 'BSD-2-Clause-FreeBSD': 'BSD-2-Clause' };
 const GNU_FAMILY = /^(A?GPL|LGPL|GFDL)-(\d\.\d)$/;
 
 /**
@@ -164,6 +166,8 @@ export function canonicalize(node: SpdxNode): SpdxNode {
   if (node.type === 'license') {
     const replaced = DEPRECATED_WITH[node.id];
     if (replaced) return canonicalize({ type: 'license', id: replaced[0], plus: node.plus, exception: node.exception ?? replaced[1] });
+    const same = DEPRECATED_SAME_TEXT[node.id];
+    if (same) return { ...node, id: same };
     const gnu = GNU_FAMILY.exec(node.id) ?? /^(A?GPL|LGPL|GFDL)-(\d\.\d)-only$/.exec(node.id);
     if (gnu && (GNU_FAMILY.test(node.id) || node.plus)) {
       const id = `${gnu[1]}-${gnu[2]}-${node.plus ? 'or-later' : 'only'}`;

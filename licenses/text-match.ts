@@ -7,6 +7,7 @@
 // short run; an added or dropped condition is a long one, and no match.
 import spdxCorrect from 'spdx-correct';
 import spdxFull from 'spdx-license-list/full';
+import { spdxLicenseId } from './spdx';
 
 export const MIN_DICE = 0.9;
 /** Consecutive words of one side absent from the other: a name, not a clause. */
@@ -18,6 +19,8 @@ const MAX_DIFF_CELLS = 4_000_000;
 /** Short texts (about 400 words each side at most) are judged by the word diff when their bigrams are merely close. */
 const MAX_SHORT_CELLS = 160_000;
 const MIN_SHORT_DICE = 0.6;
+/** Fewer words are a pointer or a name; autoconf's FSFUL grant is 19. */
+const MIN_WORDS = 12;
 
 export interface TextMatch {
   id: string;
@@ -40,7 +43,33 @@ export function normalizeLicenseText(text: string): string[] {
     .replace(/\b(?:\d+|[a-z]|[ivx]+)[.)]\s/g, ' ') // list numbering: "1.", "(a)", "ii)"
     .replace(/[^a-z0-9\s]+/g, ' ')
     .split(/\s+/)
+    .filter((w) => w !== '')
+    .join(' ')
+    .replace(HOLDER_SLOTS, holderSlot)
+    .split(' ')
     .filter((w) => w !== '');
+}
+
+/**
+ * Where SPDX's templates let a copy name its holder (BSD's endorsement clause, either form, and
+ * its disclaimer): the name counts as one placeholder on both sides, so "the names of the
+ * authors may not be used to endorse" is BSD-3-Clause's "neither the name of the copyright
+ * holder nor the names of its contributors may be used to endorse". A name with a word that
+ * sets a condition is no name, and stays as written.
+ */
+const HOLDER_SLOTS = new RegExp([
+  String.raw`\bneither the names? of ((?:\S+ ){1,12}?)nor the names? of ((?:\S+ ){0,4}?)contributors may be used to endorse\b`,
+  String.raw`\b(?:the )?names? of ((?:\S+ ){1,12}?)(?:may|shall) not be used to endorse\b`,
+  String.raw`\bprovided by ((?:\S+ ){1,12}?)as is\b`,
+  String.raw`\bin no event shall ((?:\S+ ){1,12}?)be liable\b`,
+].join('|'), 'g');
+
+function holderSlot(match: string, ...groups: unknown[]): string {
+  const names = groups.slice(0, 5).filter((g): g is string => typeof g === 'string');
+  if (names.some((n) => n.split(' ').some((w) => GUARDED.has(w)))) return match;
+  if (match.endsWith('endorse')) return 'holder may not be used to endorse';
+  if (match.startsWith('provided')) return 'provided by holder as is';
+  return 'in no event shall holder be liable';
 }
 
 function bigrams(words: readonly string[]): string[] {
@@ -177,6 +206,24 @@ function isPublicDomainDedication(name: string, words: readonly string[]): boole
   return !words.some((w) => PD_DOUBT.has(w));
 }
 
+/** A text's words against one SPDX text: its match, or undefined (the rules in the file's header). */
+function acceptText(words: readonly string[], set: ReadonlySet<string>, ref: Reference): TextMatch | undefined {
+  const dice = compare(set, ref);
+  const cells = words.length * ref.words.length;
+  // A short text's bigrams: one changed name costs several of them, so the word diff decides.
+  const short = cells <= MAX_SHORT_CELLS && dice >= MIN_SHORT_DICE;
+  if (dice < MIN_DICE && !short) return undefined;
+  // The copy may say less at the edges (the reference's title, a trailer), never more anywhere.
+  if (cells <= MAX_DIFF_CELLS) {
+    const runs = unmatchedRuns(words, ref.words);
+    if (runs.extra > MAX_RUN || runs.missing > MAX_RUN || runs.guarded) return undefined;
+    const byWords = wordDice(runs.common, words.length, runs.edgeless);
+    if (dice < MIN_DICE && (byWords < MIN_DICE || runs.guardedShort)) return undefined;
+    return { id: ref.id, dice: Math.max(dice, byWords) };
+  }
+  return { id: ref.id, dice };
+}
+
 /**
  * The SPDX license whose text this is, or undefined. `hint` (a short name, e.g. Debian's
  * "BSD-3-clause-Regents") is tried first through spdx-correct, which fixes common misspellings;
@@ -185,25 +232,10 @@ function isPublicDomainDedication(name: string, words: readonly string[]): boole
 export function identifyLicenseText(text: string, hint?: string): TextMatch | undefined {
   const words = normalizeLicenseText(text);
   if (hint !== undefined && isPublicDomainDedication(hint, words)) return { id: PUBLIC_DOMAIN, dice: 1 };
-  if (words.length < 20) return undefined; // a pointer or a name, not a license text
+  if (words.length < MIN_WORDS) return undefined; // a pointer or a name, not a license text
   const set = new Set(bigrams(words));
   const refs = allReferences();
-  const accept = (ref: Reference): TextMatch | undefined => {
-    const dice = compare(set, ref);
-    const cells = words.length * ref.words.length;
-    // A short text's bigrams: one changed name costs several of them, so the word diff decides.
-    const short = cells <= MAX_SHORT_CELLS && dice >= MIN_SHORT_DICE;
-    if (dice < MIN_DICE && !short) return undefined;
-    // The copy may say less at the edges (the reference's title, a trailer), never more anywhere.
-    if (cells <= MAX_DIFF_CELLS) {
-      const runs = unmatchedRuns(words, ref.words);
-      if (runs.extra > MAX_RUN || runs.missing > MAX_RUN || runs.guarded) return undefined;
-      const byWords = wordDice(runs.common, words.length, runs.edgeless);
-      if (dice < MIN_DICE && (byWords < MIN_DICE || runs.guardedShort)) return undefined;
-      return { id: ref.id, dice: Math.max(dice, byWords) };
-    }
-    return { id: ref.id, dice };
-  };
+  const accept = (ref: Reference) => acceptText(words, set, ref);
   const corrected = hint ? correct(hint) : undefined;
   const hinted = corrected ? refs.find((r) => r.id === corrected) : undefined;
   const byHint = hinted && accept(hinted);
@@ -230,6 +262,52 @@ export function closestLicenseText(text: string): { id: string; dice: number; ex
   if (!best) return undefined;
   const runs = unmatchedRuns(words, allReferences().find((r) => r.id === best.id)!.words);
   return { ...best, extraRun: runs.extra, missingRun: runs.missing };
+}
+
+const MAX_PARAGRAPHS = 2000;
+
+/**
+ * Whether a passage of a longer text (consecutive paragraphs of a free-form copyright file)
+ * is SPDX license `id`'s text, by the same rules as a whole text.
+ */
+export function containsLicenseText(text: string, id: string): boolean {
+  const ref = allReferences().find((r) => r.id === id);
+  if (!ref) return false;
+  // A copyright file is the packager's text: bounded, so a million one-line paragraphs cost what 2,000 do.
+  const paragraphs = text.slice(0, 1024 * 1024).split(/\n[ \t]*\n/, MAX_PARAGRAPHS).map(normalizeLicenseText);
+  for (let i = 0; i < paragraphs.length; i += 1) {
+    if (!startsLike(paragraphs[i]!, ref)) continue;
+    // The window grows a paragraph at a time; its words and bigrams grow with it.
+    const words: string[] = [];
+    const set = new Set<string>();
+    for (let j = i; j < paragraphs.length && words.length <= ref.words.length * 1.33; j += 1) {
+      const p = paragraphs[j]!;
+      if (p.length === 0) continue;
+      if (words.length > 0) set.add(`${words[words.length - 1]} ${p[0]}`);
+      for (const g of bigrams(p)) set.add(g);
+      words.push(...p);
+      if (words.length >= ref.words.length * 0.75 && acceptText(words, set, ref)) return true;
+    }
+  }
+  return false;
+}
+
+/** A passage starts with a paragraph most of whose bigrams are the reference's. */
+function startsLike(paragraph: readonly string[], ref: Reference): boolean {
+  const own = bigrams(paragraph);
+  return own.length > 0 && own.filter((g) => ref.set.has(g)).length * 2 >= own.length;
+}
+
+/**
+ * licensecheck names a variant it has no name for as family~variant ("MIT~OpenVision"). When
+ * the variant is an SPDX id whose text the file carries, the term is that license; otherwise
+ * it stays as licensecheck wrote it (and unknown).
+ */
+export function licensecheckVariants(guess: string, text: string): string {
+  return guess.replace(/\b[A-Za-z0-9.+-]+~([A-Za-z0-9.+-]+)/g, (term, variant: string) => {
+    const id = spdxLicenseId(variant);
+    return id && containsLicenseText(text, id) ? id : term;
+  });
 }
 
 function correct(name: string): string | undefined {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { gfdlWithoutInvariants, parseCopyright, parseDpkgStatus } from '../../licenses/debian';
 import { RAW_TEXT_LIMIT, type InstalledPackage } from '../../licenses/model';
 import { normalizeLicense } from '../../licenses/normalize';
-import { identifyLicenseText, type TextMatch } from '../../licenses/text-match';
+import { identifyLicenseText, licensecheckVariants, type TextMatch } from '../../licenses/text-match';
 import { parseRpmDump, RPM_QUERY_FORMAT, RpmDumpError } from '../../licenses/rpm-dump';
 import { badInput } from '../failures';
 import type { KindContext } from '../kinds/registry';
@@ -114,7 +114,7 @@ async function guessWithLicensecheck(ctx: Runner, files: Map<string, InstalledPa
   for (const [file, pkgs] of files) {
     const guess = guesses.get(file);
     if (!guess || guess === 'UNKNOWN' || guess === '*No copyright* UNKNOWN') continue;
-    for (const pkg of pkgs) pkg.guess = gfdlWithoutInvariants(guess.replace(/^\*No copyright\*\s*/, ''), pkg.raw ?? '');
+    for (const pkg of pkgs) pkg.guess = gfdlWithoutInvariants(licensecheckVariants(guess.replace(/^\*No copyright\*\s*/, ''), pkg.raw ?? ''), pkg.raw ?? '');
   }
 }
 

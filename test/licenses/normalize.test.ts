@@ -119,3 +119,23 @@ describe('normalisation', () => {
     expect(n('GPL-2.0-or-later OR MIT')).toBe(a);
   });
 });
+
+describe("Debian's dashed names (linux's, libnsl's copyright files)", () => {
+  it.each([
+    ['GPL-2+-or-X11', 'GPL-2.0-or-later OR X11'],
+    ['GPL-2+-autoconf-exception', 'GPL-2.0-or-later WITH Autoconf-exception-2.0'],
+    ['GPL-3+-autoconf-exception', 'GPL-3.0-or-later WITH Autoconf-exception-3.0'],
+    ['GPL-2+-libtool-exception', 'GPL-2.0-or-later WITH Libtool-exception'],
+  ])('%s is %s', (name, spdx) => {
+    expect(normalizeLicense(name, 'debian')).toMatchObject({ expression: spdx, unknown: [] });
+  });
+
+  it.each(['GPL-2+-or-Frobnicate', 'Frobnicate-or-X11', 'GPL-2+-frobnicate-exception', 'same-as-rest-of-p11kit', 'GPL-2+-or-X11-or-MIT'])('%s stays unknown: not every part is a name we know', (name) => {
+    expect(normalizeLicense(name, 'debian').unknown).toEqual([name]);
+  });
+
+  it("reads SPDX's deprecated BSD-2-Clause-NetBSD as the BSD-2-Clause text it is", () => {
+    expect(normalizeLicense('BSD-2-clause-NetBSD', 'debian').expression).toBe('BSD-2-Clause');
+    expect(normalizeLicense('BSD-2-Clause-NetBSD AND MIT', 'debian').expression).toBe('BSD-2-Clause AND MIT');
+  });
+});
