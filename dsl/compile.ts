@@ -19,6 +19,7 @@ import { type Draft, emptyDraft, readWaiver, Resolver } from './resolve';
 import type { SourceFile, Span } from './source';
 import { didYouMean } from './suggest';
 import { checkAltTargets } from './alt-targets';
+import { checkSecureBoot } from './secure-boot-check';
 import { STRING_SETTING_FIELDS } from './properties';
 import { checkBranch, checkLicenseId, checkPackageName, templateRefs } from './values';
 
@@ -170,6 +171,7 @@ function resolveProduct(decl: Decl, resolver: Resolver, policies: Map<string, Li
     if (perArch !== draft) checkDraft(decl, perArch, toolchain, true, sink);
     checkEmulation(decl, perArch, toolchain, arch, sink);
     checkOutputArch(perArch, toolchain, arch, a, sink);
+    checkSecureBoot(perArch, toolchain, arch, rootDir, sink);
     checkAltTargets(perArch, toolchain, arch, sink);
     const kernels = perArch.kernels?.length ? perArch.kernels.map((k) => k.value) : [undefined];
     for (const kernel of kernels) {
@@ -335,7 +337,8 @@ function finish(
   v.settings = settings as ResolvedVariant['settings'];
   v.overlays = d.overlays.map((o) => ({ src: rel(o.value.src), dest: o.value.dest }));
   v.scripts = d.scripts.map((x) => (x.value.file ? { ...x.value, file: rel(x.value.file) } : x.value));
-  v.outputs = [...d.outputs.values()].map((o) => o.value);
+  // A Secure Boot key and cert are recipe files: relative to the declaring recipe's directory, as the others.
+  v.outputs = [...d.outputs.values()].map(({ value: o }) => (typeof o.secureBoot === 'object' ? { ...o, secureBoot: { key: rel(o.secureBoot.key), cert: rel(o.secureBoot.cert) } } : o));
   if (policy) v.licensePolicy = { ...policy, waivers: [...policy.waivers, ...d.waivers.map((w) => w.value)] };
   v.tests = d.tests.map((t) => t.value);
   v.publish = d.publish.map((p) => p.value);

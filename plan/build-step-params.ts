@@ -11,6 +11,8 @@ const Toolchain = z.enum(['alt', 'debian']);
 const RecipeRepo = Repo.extend({ key: RelativePath.optional() });
 const RecipeOverlay = Overlay.extend({ src: RelativePath });
 const RecipeScript = Script.extend({ file: RelativePath.optional() });
+/** `secure-boot key "..." cert "..."`: the signing key and its cert, recipe files like the others. */
+const RecipeOutput = Output.extend({ secureBoot: z.union([z.boolean(), z.strictObject({ key: RelativePath, cert: RelativePath })]).optional() });
 /**
  * The directory the step's recipe-relative paths are joined to (plan/recipe-dir.ts); the
  * project root when absent. Set by the plan's loader, never by a partner (the API refuses it).
@@ -62,7 +64,7 @@ export const buildKinds = {
   }).strict(),
   /** One image of the configured root. */
   build: Target.extend({
-    output: Output,
+    output: RecipeOutput,
     /** mkimage-profiles target on the alt toolchain (distro/regular-xfce). */
     profile: z.string().optional(),
     /** The recipe's own mkimage-profiles tree (a fork), relative to recipeDir; the worker's own tree without it. */

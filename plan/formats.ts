@@ -20,8 +20,12 @@ export const OUTPUT_OPTION_FIELDS = {
   label: z.string().optional(),
   /** The mkimage-profiles target of this output when it is not the product's (alt only): vm/regular-jeos-systemd. */
   profile: z.string().regex(/^(distro|vm|ve)\/[A-Za-z0-9][A-Za-z0-9_+-]*$/).optional(),
-  /** Boots through the distribution's signed chain (shim, GRUB, kernel) with UEFI Secure Boot on. */
-  secureBoot: z.boolean().optional(),
+  /**
+   * UEFI Secure Boot: true boots through the distribution's signed chain (shim, GRUB, kernel);
+   * a key and cert (files relative to the recipe's directory; build-step-params.ts fences them)
+   * sign the image's own boot binary with the recipe's key instead.
+   */
+  secureBoot: z.union([z.boolean(), z.strictObject({ key: z.string().min(1), cert: z.string().min(1) })]).optional(),
 };
 
 /** The keywords of `output <fmt> { ... }` and the model field each sets. */

@@ -16,9 +16,9 @@ export class RecipePathError extends Error {
 
 /** Whether the step names recipe files (and so needs recipeDir; others keep their params and keys). */
 function readsRecipe(s: Step): boolean {
-  const p = s.params as { repos?: Array<{ key?: string }>; sources?: string[]; overlays?: unknown[]; scripts?: Array<{ file?: string }>; profilesTree?: string };
+  const p = s.params as { repos?: Array<{ key?: string }>; sources?: string[]; overlays?: unknown[]; scripts?: Array<{ file?: string }>; profilesTree?: string; output?: { secureBoot?: unknown } };
   return (p.repos ?? []).some((r) => r.key !== undefined) || (p.sources ?? []).length > 0 || (p.overlays ?? []).length > 0
-    || (p.scripts ?? []).some((x) => x.file !== undefined) || p.profilesTree !== undefined;
+    || (p.scripts ?? []).some((x) => x.file !== undefined) || p.profilesTree !== undefined || typeof p.output?.secureBoot === 'object';
 }
 
 /** Partners' code runs in a VM; the distribution's (community, maintainers) may use the host sandbox. */

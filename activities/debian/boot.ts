@@ -18,7 +18,7 @@ import { badInput, stepFailed } from '../failures';
 import type { KindContext, KindResult } from '../kinds/registry';
 import type { StoreEntry } from '../store';
 import { bootDiskArgv, bootUntil, expectOnConsole, firmwareArgv, type Firmware, keepConsole, qemuBootArgv, qemuPath, testFailed } from '../vm/boot-console';
-import { secureBootFirmwareArgv, secureCdromArgv } from './secure-boot';
+import { enrolledVars, secureBootFirmwareArgv, secureCdromArgv } from './secure-boot';
 import { writerContext, type WriterContext } from './writers';
 
 type BootTest = Extract<Test, { type: 'boot' }>;
@@ -39,6 +39,8 @@ export const BootableImageValues = z.looseObject({
   cmdline: z.string(),
   /** Set by `secure-boot on`: the image boots with OVMF's Secure Boot firmware (secure-boot.ts). */
   secureBoot: z.string().optional(),
+  /** `secure-boot key`: the signing key's cert (PEM), which the boot test enrolls in the firmware's db. */
+  secureBootCert: z.string().optional(),
 });
 type BootableImage = z.infer<typeof BootableImageValues> & { step: string; path: string };
 
@@ -63,7 +65,7 @@ export async function runBootTest(ctx: KindContext, arch: Arch, test: BootTest):
   const image = bootableImage(ctx);
   const w = writerContext(ctx);
   const consoleLog = path.join(ctx.workDir, 'console.log');
-  const argv = await qemuArgv(w, arch, image, image.path, consoleLog, []);
+  const argv = await qemuArgv(w, arch, image, image.path, consoleLog, [], true, ctx.config.projectRoot);
   const run = await expectOnConsole(ctx, { argv, consoleLog, expect: test.expect, timeoutMs: test.timeoutMs, result: { arch, image: { step: image.step, sha256: image.sha256 } } });
   if (!iso) return { values: { passed: true, elapsedMs: run.elapsedMs, image: image.sha256 } };
   // A product with a disk image and an ISO: both must boot (the ISO's result.json replaces the disk's; both consoles stay).
@@ -87,7 +89,7 @@ export async function runRunTest(ctx: KindContext, arch: Arch, test: RunTest): P
   await fs.truncate(results, 4 * MAX_COMMAND_OUTPUT);
   const consoleLog = path.join(ctx.workDir, 'console.log');
   const extra = ['-drive', `file=${qemuPath(results)},format=raw,if=none,id=results`, '-device', 'virtio-blk-pci,drive=results,serial=sborka-results'];
-  const argv = await qemuArgv(w, arch, { ...image, format: 'img' }, copy, consoleLog, extra, false);
+  const argv = await qemuArgv(w, arch, { ...image, format: 'img' }, copy, consoleLog, extra, false, ctx.config.projectRoot);
   const done = `SBORKA-RUN-DONE-${nonce}`;
   const run = await bootUntil(ctx, argv, consoleLog, test.timeoutMs, (text) => text.includes(done));
   await keepConsole(ctx, run.console);
@@ -170,12 +172,13 @@ function bootableImage(ctx: KindContext): BootableImage {
 }
 
 /** TCG always: KVM fails on our hosts (see activities/vm/kvm.ts). */
-async function qemuArgv(w: WriterContext, arch: Arch, image: BootableImage, disk: string, consoleLog: string, extra: string[], snapshot = true): Promise<string[]> {
+async function qemuArgv(w: WriterContext, arch: Arch, image: BootableImage, disk: string, consoleLog: string, extra: string[], snapshot: boolean, projectRoot: string): Promise<string[]> {
+  const enrolled = image.secureBootCert !== undefined ? await enrolledVars(w, arch, image.secureBootCert, projectRoot) : undefined;
   const argv = [
     ...qemuBootArgv({ arch, accel: 'tcg', consoleLog, who: 'the debian toolchain' }),
     ...bootDiskArgv(arch, { path: disk, format: diskImageFormat(image.format), snapshot }),
     ...extra,
-    ...(image.secureBoot ? await secureBootFirmwareArgv(arch, w.workDir) : []),
+    ...(image.secureBoot ? await secureBootFirmwareArgv(arch, w.workDir, enrolled) : []),
   ];
   if (image.bootloader === 'none') {
     // No boot loader in the image (foreign arches for now): start its own kernel directly.

@@ -3,6 +3,7 @@
 import { defineKind } from '../kinds/registry';
 import { runBootTest, runRunTest } from './boot';
 import { runReproducibleTest } from './reproducible';
+import { readSigningKey, signingKeyDigest } from './secure-boot-key';
 import { planSeed, rootSourceFrom, writerContext, writerFor, type ImageRequest } from './writers';
 
 /**
@@ -13,7 +14,10 @@ import { planSeed, rootSourceFrom, writerContext, writerFor, type ImageRequest }
  */
 export const debianBuildKind = defineKind('build', async (ctx, params) => {
   const src = rootSourceFrom(ctx.step.id, ctx.inputs);
-  const req: ImageRequest = { output: params.output, fileName: params.fileName, arch: params.arch, branch: params.branch, seed: planSeed(params) };
+  const sb = params.output.secureBoot;
+  // The recipe's Secure Boot key is read and checked once, before any writer runs (secure-boot-key.ts).
+  const signing = typeof sb === 'object' ? await readSigningKey(ctx.step.id, sb, params.recipeDir, ctx.config) : undefined;
+  const req: ImageRequest = { output: params.output, fileName: params.fileName, arch: params.arch, branch: params.branch, seed: planSeed(params), ...(signing ? { signing } : {}) };
   const written = await writerFor(params.output.format)(writerContext(ctx), src, req, ctx.outputsDir);
   return {
     values: {
@@ -24,6 +28,10 @@ export const debianBuildKind = defineKind('build', async (ctx, params) => {
     // The writer hashed its image (or took an input's digest): the store need not read it again.
     digests: { [written.values.file]: written.values.sha256 },
   };
+}, async (params, config) => {
+  // A new Secure Boot key or cert builds a new image: their digest joins the cache key.
+  const sb = params.output.secureBoot;
+  return typeof sb === 'object' ? signingKeyDigest('build', sb, params.recipeDir, config) : undefined;
 });
 
 /** Outputs: console.log and result.json (and the command's stdout/stderr for `run`); a failed expectation throws PolicyViolation. */

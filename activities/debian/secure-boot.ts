@@ -106,6 +106,21 @@ export async function writeEsp(w: WriterContext, req: EspRequest, fat: string): 
   await w.run(['mcopy', '-m', '-i', fat, files.cfg, '::/EFI/debian/grub.cfg'], { env });
 }
 
+/** The ESP of a `secure-boot key` image: its FAT holds room for the unified kernel image and a quarter more. */
+export function espBytesFor(ukiBytes: number): number {
+  const MiB = 1024 * 1024;
+  return Math.max(ESP_BYTES, Math.ceil((ukiBytes * 1.25 + 4 * MiB) / MiB) * MiB);
+}
+
+/** Writes the ESP of a `secure-boot key` image: the signed unified kernel image is the removable-media loader, alone. */
+export async function writeKeyEsp(w: WriterContext, req: { uki: string; volumeId: string; epoch: number; bytes: number }, fat: string): Promise<void> {
+  const env = { SOURCE_DATE_EPOCH: String(req.epoch), MTOOLS_SKIP_CHECK: '1' };
+  w.progress({ phase: 'EFI system partition' });
+  await w.run(['mkfs.fat', '-C', '--invariant', '-F', '16', '-i', req.volumeId, '-n', 'EFI', fat, String(req.bytes / 1024)], { env });
+  await w.run(['mmd', '-i', fat, '::/EFI', '::/EFI/BOOT'], { env });
+  await w.run(['mcopy', '-m', '-i', fat, req.uki, '::/EFI/BOOT/BOOTX64.EFI'], { env });
+}
+
 /** OVMF's Secure Boot build with the Microsoft keys enrolled (Debian's ovmf package). */
 const SECURE_FIRMWARE: Partial<Record<Arch, { code: string; vars: string; pkg: string }>> = {
   x86_64: { code: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd', pkg: 'ovmf' },
@@ -116,12 +131,12 @@ const SECURE_FIRMWARE: Partial<Record<Arch, { code: string; vars: string; pkg: s
  * it, and only SMM code may then write the variable store), the code read-only and a fresh
  * copy of the variable store. They come after qemuBootArgv's, whose -machine they override.
  */
-export async function secureBootFirmwareArgv(arch: Arch, workDir: string): Promise<string[]> {
+export async function secureBootFirmwareArgv(arch: Arch, workDir: string, enrolled?: string): Promise<string[]> {
   const fw = SECURE_FIRMWARE[arch];
   if (!fw) throw badInput(`boot test: no Secure Boot firmware is known for ${arch}`);
-  const vars = path.join(workDir, `uefi-secure-vars-${arch}.fd`);
+  const vars = enrolled ?? path.join(workDir, `uefi-secure-vars-${arch}.fd`);
   try {
-    await fs.copyFile(fw.vars, vars);
+    if (!enrolled) await fs.copyFile(fw.vars, vars);
     await fs.access(fw.code);
   } catch {
     throw badInput(`boot test: Secure Boot firmware for ${arch} is missing (${fw.code}, ${fw.vars}): install Debian's ${fw.pkg} package`);
@@ -131,6 +146,29 @@ export async function secureBootFirmwareArgv(arch: Arch, workDir: string): Promi
     '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${qemuPath(fw.code)}`,
     '-drive', `if=pflash,format=raw,unit=1,file=${qemuPath(vars)}`,
   ];
+}
+
+/** The owner GUID of the certs the boot test enrolls (any fixed one: the firmware only records it). */
+const ENROLL_OWNER = '5b0a7c1e-2f30-4c6e-9d1f-a0c6b7e45b1e';
+
+/** virt-firmware's virt-fw-vars (PyPI; bookworm has no python3-virt-firmware): `scripts/setup --tests` installs it here. */
+export const virtFwVars = (projectRoot: string): string => path.join(projectRoot, '.tools', 'virt-firmware', 'bin', 'virt-fw-vars');
+
+/**
+ * A fresh variable store for a `secure-boot key` image: OVMF's, with the Microsoft keys, and
+ * the image's cert added to db, so that the firmware starts what that key signed (and still
+ * refuses what another key signed). Secure Boot stays enforced: PK and KEK are untouched.
+ */
+export async function enrolledVars(w: Pick<WriterContext, 'workDir' | 'runQuiet'>, arch: Arch, certPem: string, projectRoot: string): Promise<string> {
+  const fw = SECURE_FIRMWARE[arch];
+  if (!fw) throw badInput(`boot test: no Secure Boot firmware is known for ${arch}`);
+  const tool = virtFwVars(projectRoot);
+  if (!(await fs.access(tool).then(() => true, () => false))) throw badInput(`boot test: ${tool} is missing; \`scripts/setup --tests\` installs virt-firmware there`);
+  const cert = path.join(w.workDir, 'enroll-db.crt');
+  await fs.writeFile(cert, certPem);
+  const out = path.join(w.workDir, `uefi-secure-vars-${arch}-enrolled.fd`);
+  await w.runQuiet([tool, '--input', fw.vars, '--add-db', ENROLL_OWNER, cert, '--output', out], path.join(w.workDir, 'virt-fw-vars.log'));
+  return out;
 }
 
 /**

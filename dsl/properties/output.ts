@@ -5,7 +5,7 @@ import type { Draft } from '../draft';
 import { LIMITS } from '../../plan/literals';
 import type { Output } from '../../plan/model';
 import { didYouMean } from '../suggest';
-import { checkProfile, COMPRESSIONS, OUTPUT_FORMATS, OUTPUT_OPTIONS, type OutputFormat } from '../values';
+import { checkProfile, checkRelativeSource, COMPRESSIONS, OUTPUT_FORMATS, OUTPUT_OPTIONS, type OutputFormat } from '../values';
 import { applyBlock, atString } from './apply';
 import { BOTH, type Property } from './types';
 
@@ -54,13 +54,19 @@ export const OUTPUT_OPTION_ROWS: readonly Property<Output>[] = [
     },
   },
   {
-    keyword: 'secure-boot', block: 'output', form: ['NAME'], syntax: 'secure-boot on | off', merge: 'scalar', toolchains: ['debian'],
-    doc: 'an img, qcow2 or iso that boots through Debian\'s signed shim, GRUB and kernel with UEFI Secure Boot on (x86_64)',
+    // `key "F" cert "F"` reads as a NAME (`key`) and the rest: `secure-boot on` stays one token.
+    keyword: 'secure-boot', block: 'output', form: ['NAME', { opt: ['STRING', { kw: 'cert' }, 'STRING'] }], syntax: 'secure-boot on | off | key "FILE" cert "FILE"', merge: 'scalar', toolchains: ['debian'],
+    doc: 'an img, qcow2 or iso that boots with UEFI Secure Boot on (x86_64): `on` through Debian\'s signed shim, GRUB and kernel; `key` and `cert` (files relative to the recipe) sign a unified kernel image with the recipe\'s own key, whose cert the firmware must hold (img and qcow2)',
     apply: (ctx, out, o) => {
       const a = o.args[0];
       if (!a) return;
       const v = argText(a) ?? '';
-      if (v !== 'on' && v !== 'off') ctx.err('invalid-secure-boot', `\`${v}\` is not on or off`, a.span, 'secure-boot on, or secure-boot off');
+      const [key, cert] = o.args.filter((x) => x.kind === 'string');
+      if (v === 'key' && key?.kind === 'string' && cert?.kind === 'string') {
+        const bad = [key, cert].filter((f) => ctx.problem('path-escapes-root', checkRelativeSource(f.value), f.span));
+        if (bad.length === 0) out.secureBoot = { key: ctx.fromFile(key.span.file, key.value), cert: ctx.fromFile(cert.span.file, cert.value) };
+      } else if (v === 'key' || key) ctx.err('invalid-secure-boot', 'a Secure Boot key needs its cert: `secure-boot key "FILE" cert "FILE"`', a.span, 'secure-boot key "keys/db.key" cert "keys/db.crt"');
+      else if (v !== 'on' && v !== 'off') ctx.err('invalid-secure-boot', `\`${v}\` is not on, off or key`, a.span, 'secure-boot on, secure-boot off, or secure-boot key "FILE" cert "FILE"');
       else out.secureBoot = v === 'on';
     },
   },

@@ -3,41 +3,28 @@
 // under TCG with OVMF's Secure Boot firmware and the Microsoft keys (q35, SMM): mokutil
 // inside says Secure Boot is enabled, and the same image with one byte of its kernel changed
 // does not boot under the same firmware. An unsigned kernel is refused before any disk is written.
+// With the recipe's own key (`secure-boot key`), the image boots through a unified kernel image
+// signed with it once its cert is in the firmware's db; signed with another key, the firmware
+// refuses it; and the key's bytes are in neither the image nor any log or store file.
 import { execFileSync } from 'node:child_process';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { withFileLock } from '../../activities/file-lock';
 import { StepStore } from '../../activities/store';
 import { signatureIssuers } from '../../activities/debian/secure-boot';
 import type { StepResult } from '../../plan/step-contract';
 import { makeTmpDir, removeDir, testConfig } from '../activities/helpers';
 import { compileText } from '../dsl/helpers';
-import { buildStep, commitConfiguredRoot, debianStep, qemuUnder, runner, SOURCE_DATE_EPOCH, testStep } from './image-fixture';
+import { buildStep, commitConfiguredRoot, debianStep, debianTestRoot, IMAGE_ROOT_PACKAGES, qemuUnder, runner, testStep } from './image-fixture';
 
 jest.setTimeout(2_400_000);
 
-const FIXTURE_DIR = path.join(os.tmpdir(), 'sborka-debian-secure-boot-fixture-v1');
-const PACKAGES = ['linux-image-cloud-amd64', 'systemd-sysv', 'udev', 'shim-signed', 'grub-efi-amd64-signed', 'mokutil'];
 const sh = (argv: string[]) => execFileSync(argv[0]!, argv.slice(1), { maxBuffer: 256 * 1024 * 1024 }).toString();
 const file = (r: StepResult) => path.join(r.outputDir, String(r.outputs.values.file));
 
-/** The signed-chain root, built once per machine like image-fixture.ts's (about 2 min). */
-async function secureRoot(): Promise<{ tar: string; kernel: string; initrd: string }> {
-  const tar = path.join(FIXTURE_DIR, 'rootfs.tar');
-  fs.mkdirSync(FIXTURE_DIR, { recursive: true });
-  await withFileLock(path.join(FIXTURE_DIR, 'lock'), undefined, async () => {
-    if (fs.existsSync(tar)) return;
-    const partial = `${tar}.${process.pid}.partial.tar`;
-    execFileSync('nice', ['-n', '10', 'mmdebstrap', '--quiet', '--variant=minbase', `--include=${PACKAGES.join(',')}`, 'bookworm', partial], {
-      env: { ...process.env, SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH) }, stdio: 'ignore', timeout: 900_000,
-    });
-    fs.renameSync(partial, tar);
-  });
-  const names = sh(['tar', '--list', `--file=${tar}`]).split('\n');
-  const find = (prefix: string) => names.find((n) => n.startsWith(`./boot/${prefix}`))?.slice(2);
-  return { tar, kernel: find('vmlinuz-')!, initrd: find('initrd.img-')! };
-}
+/** The image tests' root with the signed chain: the shared fixture (image-fixture.ts), built once per machine. */
+// systemd-boot-efi: its EFI stub carries the kernel in the unified image `secure-boot key` signs.
+const secureRoot = () => debianTestRoot([...IMAGE_ROOT_PACKAGES, 'shim-signed', 'grub-efi-amd64-signed', 'mokutil', 'systemd-boot-efi']);
 
 const dirs: string[] = [];
 let dir: string;
@@ -161,3 +148,105 @@ describe('secure-boot on: the live ISO', () => {
     expect(fs.readFileSync(path.join(r.outputDir, 'console-uefi-secure-cdrom.log'), 'latin1')).toContain('Secure boot enabled');
   });
 });
+
+describe('secure-boot key: the recipe\'s own key signs a unified kernel image', () => {
+  let recipeDir: string;
+  let keyed: StepResult;
+  const keyFile = (name: string) => path.join(recipeDir, 'keys', name);
+  const keyedStep = (id: string, secureBoot: { key: string; cert: string }, fileName: string) => {
+    const s = buildStep(id, { format: 'img', secureBoot }, fileName) as { params: object };
+    return { ...s, params: { ...s.params, recipeDir } };
+  };
+  const env = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
+  const espOf = (disk: string, values: Record<string, unknown>) => `${disk}@@${Number(values.espOffsetBytes)}`;
+
+  beforeAll(async () => {
+    recipeDir = makeTmpDir('sborka-debian-sb-recipe-');
+    dirs.push(recipeDir);
+    fs.mkdirSync(path.join(recipeDir, 'keys'));
+    for (const name of ['db', 'other']) {
+      execFileSync('openssl', ['req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', `/CN=sborka test ${name}/`, '-keyout', keyFile(`${name}.key`), '-out', keyFile(`${name}.crt`)], { stdio: 'ignore' });
+    }
+    keyed = await run(debianStep(keyedStep('build-img-key', { key: 'keys/db.key', cert: 'keys/db.crt' }, 'debian-key.img'), { configure: configureKey }));
+  });
+
+  it('puts only the signed image on the ESP, which the cert verifies and another does not, and keeps the key out of every file', async () => {
+    const v = keyed.outputs.values;
+    expect(v).toMatchObject({ format: 'img', secureBoot: 'recipe-key', secureBootSigner: expect.stringContaining('sborka test db'), espPartition: 2, bootloader: 'grub-i386-pc' });
+    expect(String(v.secureBootCert)).toBe(new X509Certificate(fs.readFileSync(keyFile('db.crt'))).toString());
+    const disk = file(keyed);
+    const listing = execFileSync('mdir', ['-i', espOf(disk, v), '-/', '::/EFI'], { env }).toString();
+    expect(listing).toMatch(/BOOTX64\s+EFI/);
+    expect(listing).not.toMatch(/grubx64/i);
+    const uki = path.join(recipeDir, 'uki.efi');
+    execFileSync('mcopy', ['-i', espOf(disk, v), '::/EFI/BOOT/BOOTX64.EFI', uki], { env });
+    for (const s of ['.linux', '.initrd', '.cmdline', '.osrel']) expect(sh(['objdump', '-h', uki])).toContain(s);
+    sh(['sbverify', '--cert', keyFile('db.crt'), uki]);
+    expect(() => execFileSync('sbverify', ['--cert', keyFile('other.crt'), uki], { stdio: 'ignore' })).toThrow();
+    // The key's base64 lines and its private DER bytes: in no file of the state directory (store, logs, scratch) nor the image.
+    const pem = fs.readFileSync(keyFile('db.key'), 'utf8');
+    const der = createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' });
+    const needles = [...pem.split('\n').filter((l) => l.length >= 60 && !l.startsWith('-----')).slice(2, 5).map((l) => Buffer.from(l)), der.subarray(der.length - 96)];
+    const files = walkFiles(dir);
+    expect(files).toContain(disk);
+    expect(files).toContain(keyed.logPath);
+    for (const f of files) expect({ f, found: await fileHolds(f, needles) }).toEqual({ f, found: [] });
+  });
+
+  it('boots with Secure Boot enabled once its cert is in db; signed with another key, the firmware refuses it', async () => {
+    const test = { type: 'run', argv: ['mokutil', '--sb-state'], exitCode: 0, output: 'SecureBoot enabled', timeoutMs: 600_000 };
+    const r = await run(debianStep(testStep('test-run-key', test, ['build-img-key']), { 'build-img-key': keyed.key }));
+    expect(r.outputs.values).toMatchObject({ passed: true, exitCode: 0 });
+    const console = fs.readFileSync(path.join(r.outputDir, 'console.log'), 'latin1');
+    // The kernel's EFI stub, started by systemd's stub inside the signed image (no shim, no GRUB on this path).
+    expect(console).toContain('EFI stub: UEFI Secure Boot is enabled');
+    expect(console).toContain('Secure boot enabled');
+
+    // The same image with its unified kernel image signed by the other key, committed with the same values (db.crt enrolled).
+    const work = makeTmpDir('sborka-debian-secure-boot-other-key-');
+    dirs.push(work);
+    const disk = path.join(work, 'other.img');
+    sh(['cp', '--sparse=always', file(keyed), disk]);
+    const at = espOf(disk, keyed.outputs.values);
+    const uki = path.join(work, 'BOOTX64.EFI');
+    execFileSync('mcopy', ['-i', at, '::/EFI/BOOT/BOOTX64.EFI', uki], { env });
+    sh(['sbattach', '--remove', uki]);
+    sh(['sbsign', '--key', keyFile('other.key'), '--cert', keyFile('other.crt'), '--output', `${uki}.other`, uki]);
+    execFileSync('mcopy', ['-o', '-i', at, `${uki}.other`, '::/EFI/BOOT/BOOTX64.EFI'], { env });
+    const store = new StepStore(testConfig(dir).storeDir);
+    const staging = await store.createStaging();
+    fs.copyFileSync(disk, path.join(staging.outputsDir, 'debian-key.img'));
+    const entry = await store.commit(staging, { kind: 'build', values: { ...keyed.outputs.values, sha256: sh(['sha256sum', disk]).split(' ')[0] } });
+    // The boot stops where the firmware refuses the loader: Linux never starts.
+    const refused = await run(debianStep(testStep('test-boot-other-key', { type: 'boot', expect: 'Access Denied', timeoutMs: 600_000 }, ['build-img-key']), { 'build-img-key': entry.key }));
+    const text = fs.readFileSync(path.join(refused.outputDir, 'console.log'), 'latin1');
+    expect(text).toMatch(/BdsDxe: failed to load Boot\d+ .*: Access Denied/);
+    expect(text).not.toContain('Linux version');
+  });
+});
+
+/** Every regular file under `root`. */
+function walkFiles(root: string): string[] {
+  return fs.readdirSync(root, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+/** The indexes of the needles the file holds, read once in chunks (the images are large and mostly sparse). */
+async function fileHolds(file: string, needles: readonly Buffer[]): Promise<number[]> {
+  const found = new Set<number>();
+  const overlap = Math.max(...needles.map((n) => n.length)) - 1;
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const chunk = Buffer.alloc(8 * 1024 * 1024);
+    let carry = Buffer.alloc(0);
+    for (let pos = 0; ; ) {
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, pos);
+      if (bytesRead === 0) return [...found].sort();
+      const window = Buffer.concat([carry, chunk.subarray(0, bytesRead)]);
+      needles.forEach((n, i) => window.includes(n) && found.add(i));
+      carry = window.subarray(Math.max(0, window.length - overlap));
+      pos += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -38,6 +38,14 @@ export interface RootSource {
   sourceDateEpoch: number;
 }
 
+/** The recipe's Secure Boot key (secure-boot-key.ts): the key's bytes go to sbsign only, never to a log or value. */
+export interface SigningKey {
+  keyPem: Buffer;
+  certPem: string;
+  subject: string;
+  fingerprint256: string;
+}
+
 /** One image to write: the build step's params, reduced to what the writers read. */
 export interface ImageRequest {
   output: Output;
@@ -46,6 +54,8 @@ export interface ImageRequest {
   branch: string;
   /** Seeds every identifier (UUIDs, disk id) so they follow the plan, not the clock. */
   seed: string;
+  /** `secure-boot key ... cert ...`: read and checked by the build kind before any writer runs. */
+  signing?: SigningKey;
 }
 
 export interface WriterContext {

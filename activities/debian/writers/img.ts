@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import type { Arch } from '../../../plan/plan';
 import { badInput, stepFailed } from '../../failures';
 import { readLogTail } from '../../step-log';
-import { checkSignedChain, ESP_BYTES, writeEsp } from '../secure-boot';
+import { checkSignedChain, ESP_BYTES, espBytesFor, writeEsp, writeKeyEsp } from '../secure-boot';
+import { signedUki } from '../secure-boot-key';
 import { clampTime, derivedUuid, finish, unpackRoot, type ImageRequest, type RootSource, type WriterContext, type WrittenImage } from './common';
 
 const MiB = 1024 * 1024;
@@ -41,17 +42,22 @@ export async function writeImg(w: WriterContext, src: RootSource, req: ImageRequ
   await addRootMount(root, rootUuid, epoch);
   const bootloader = req.arch === 'x86_64' ? 'grub-i386-pc' : 'none';
   const secureBoot = req.output.secureBoot === true;
-  if (bootloader !== 'none' || secureBoot) {
+  // `secure-boot key`: a unified kernel image signed with the recipe's key (secure-boot-key.ts).
+  const ownKey = typeof req.output.secureBoot === 'object' ? req.signing : undefined;
+  if (typeof req.output.secureBoot === 'object' && !ownKey) throw badInput('img: secure-boot key: the build step read no signing key');
+  if (bootloader !== 'none' || secureBoot || ownKey) {
     if (!kernel) throw badInput(`img: the root has no kernel in /boot (configure values.kernel is unset); a bootable ${req.arch} image needs one`);
     // Before any disk is written: a chain Secure Boot would not load is refused with the reason.
     if (secureBoot) await checkSignedChain(w, { arch: req.arch, root, kernel });
     await writeGrubConfig(root, kernel, initrd, cmdline, epoch);
   }
+  const uki = ownKey ? await signedUki(w, ownKey, { root, kernel: kernel!, initrd, cmdline, epoch }) : undefined;
 
   const tree = await walk(root);
   const diskSize = Math.floor((req.output.sizeBytes ?? autoSize(tree.bytes)) / MiB) * MiB;
   // With Secure Boot the disk ends in an EFI system partition (MBR type ef) holding the signed chain.
-  const espBytes = secureBoot ? ESP_BYTES : 0;
+  const espBytes = secureBoot ? ESP_BYTES : uki ? espBytesFor((await fs.stat(uki)).size) : 0;
+  const withEsp = espBytes > 0;
   const partSize = diskSize - ROOT_OFFSET - espBytes;
   const needed = Math.ceil(tree.bytes * 1.1) + tree.paths.length * 256 + 96 * MiB;
   if (partSize < needed) {
@@ -63,8 +69,8 @@ export async function writeImg(w: WriterContext, src: RootSource, req: ImageRequ
   await fs.writeFile(disk, '');
   await fs.truncate(disk, diskSize);
   const layout = path.join(w.workDir, 'layout.sfdisk');
-  const espLine = secureBoot ? `start=${(ROOT_OFFSET + partSize) / 512}, size=${espBytes / 512}, type=ef\n` : '';
-  await fs.writeFile(layout, `label: dos\nlabel-id: ${diskId}\nunit: sectors\n\nstart=${ROOT_OFFSET / 512}${secureBoot ? `, size=${partSize / 512}` : ''}, type=83, bootable\n${espLine}`);
+  const espLine = withEsp ? `start=${(ROOT_OFFSET + partSize) / 512}, size=${espBytes / 512}, type=ef\n` : '';
+  await fs.writeFile(layout, `label: dos\nlabel-id: ${diskId}\nunit: sectors\n\nstart=${ROOT_OFFSET / 512}${withEsp ? `, size=${partSize / 512}` : ''}, type=83, bootable\n${espLine}`);
   // sfdisk reads its script from stdin only; the shell text is fixed, the paths are arguments.
   await w.run(['sh', '-c', 'exec sfdisk --quiet --no-reread --no-tell-kernel "$1" < "$2"', 'sh', disk, layout]);
 
@@ -79,9 +85,11 @@ export async function writeImg(w: WriterContext, src: RootSource, req: ImageRequ
   // e2fsprogs opens a file system at an offset inside a file as "file?offset=N".
   await clampInodeTimes(w, `${disk}?offset=${ROOT_OFFSET}`, epoch, fakeTime);
   if (bootloader === 'grub-i386-pc') await installGrub(w, disk);
-  if (secureBoot) {
+  if (withEsp) {
     const fat = path.join(w.workDir, 'esp.fat');
-    await writeEsp(w, { arch: req.arch, root, kernel: kernel!, rootUuid, volumeId: derivedUuid(req.seed, 'EFI system partition').slice(0, 8), epoch }, fat);
+    const volumeId = derivedUuid(req.seed, 'EFI system partition').slice(0, 8);
+    if (uki) await writeKeyEsp(w, { uki, volumeId, epoch, bytes: espBytes }, fat);
+    else await writeEsp(w, { arch: req.arch, root, kernel: kernel!, rootUuid, volumeId, epoch }, fat);
     await copyInto(disk, fat, ROOT_OFFSET + partSize);
   }
 
@@ -89,6 +97,8 @@ export async function writeImg(w: WriterContext, src: RootSource, req: ImageRequ
     partitionTable: 'dos', diskId, rootUuid, rootPartition: 1, rootOffsetBytes: ROOT_OFFSET, rootFs: 'ext4',
     bootloader, kernel, initrd, cmdline, console: serial,
     ...(secureBoot ? { secureBoot: 'debian-signed', espPartition: 2, espOffsetBytes: ROOT_OFFSET + partSize } : {}),
+    // The cert is public: the boot test enrolls it, and a user needs it in their firmware's db.
+    ...(ownKey ? { secureBoot: 'recipe-key', secureBootCert: ownKey.certPem, secureBootSigner: ownKey.subject, espPartition: 2, espOffsetBytes: ROOT_OFFSET + partSize } : {}),
   });
 }
 
