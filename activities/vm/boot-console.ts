@@ -125,8 +125,29 @@ export function withoutKernelMessages(text: string): string {
 }
 
 /**
- * Runs qemu until `done(console)` holds, the timeout passes or qemu ends; qemu's process
- * group is always gone afterwards. `done` sees the console without the kernel's messages.
+ * Console lines after which a boot cannot reach its expected text: the verdict is in, and
+ * waiting out the timeout (minutes under TCG) would only delay it. Each is what the named
+ * program prints when it refuses to go on.
+ */
+const BOOT_STOPPED: { by: string; line: RegExp }[] = [
+  { by: 'shim refused the next loader', line: /Verification failed: \(0x1A\) Security Violation/ },
+  { by: 'GRUB refused the kernel (shim lock)', line: /error: bad shim signature/ },
+  { by: 'the firmware refused the loader (Secure Boot)', line: /BdsDxe: failed to load Boot\w+ .*: Access Denied/ },
+  { by: 'the kernel panicked', line: /Kernel panic - not syncing/ },
+];
+
+function bootStopped(text: string): string | undefined {
+  for (const s of BOOT_STOPPED) {
+    const m = s.line.exec(text);
+    if (m) return `: ${s.by} ("${m[0]}")`;
+  }
+  return undefined;
+}
+
+/**
+ * Runs qemu until `done(console)` holds, the timeout passes, the console shows the boot
+ * cannot go on (BOOT_STOPPED) or qemu ends; qemu's process group is always gone afterwards.
+ * `done` sees the console without the kernel's messages.
  */
 export async function bootUntil(ctx: KindContext, argv: string[], consoleLog: string, timeoutMs: number, done: (text: string) => boolean): Promise<BootRun> {
   const local = new AbortController();
@@ -134,6 +155,7 @@ export async function bootUntil(ctx: KindContext, argv: string[], consoleLog: st
   const started = Date.now();
   let matched = false;
   let timedOut = false;
+  let stopped: string | undefined;
   const readConsole = () => {
     try {
       return readFileSync(consoleLog, 'latin1');
@@ -146,6 +168,8 @@ export async function bootUntil(ctx: KindContext, argv: string[], consoleLog: st
     const text = readConsole();
     if (!matched && done(withoutKernelMessages(text))) {
       matched = true;
+      local.abort();
+    } else if (!matched && !stopped && (stopped = bootStopped(text))) {
       local.abort();
     }
     const last = text.trimEnd().split('\n').at(-1);
@@ -171,8 +195,9 @@ export async function bootUntil(ctx: KindContext, argv: string[], consoleLog: st
   if (!matched && done(withoutKernelMessages(text))) matched = true;
   const elapsedMs = Date.now() - started;
   if (outcome.spawnError) throw badInput(`cannot run ${argv[0]}: ${outcome.spawnError} (is qemu installed?)`);
-  const why = timedOut ? `within ${timeoutMs} ms` : `before qemu ended (${outcome.signal ? `signal ${outcome.signal}` : `exit code ${outcome.exitCode}`})`;
-  if (!matched && !timedOut && outcome.exitCode !== 0) {
+  stopped ??= matched ? undefined : bootStopped(text);
+  const why = stopped ?? (timedOut ? `within ${timeoutMs} ms` : `before qemu ended (${outcome.signal ? `signal ${outcome.signal}` : `exit code ${outcome.exitCode}`})`);
+  if (!matched && !timedOut && !stopped && outcome.exitCode !== 0) {
     // qemu itself failed (a bad option, no memory): worth a retry, not a verdict on the image.
     throw stepFailed(`boot test: ${argv[0]} ended with ${outcome.signal ?? `exit code ${outcome.exitCode}`} before the expected console text; see ${ctx.logPath}\n${consoleTail(text)}`);
   }
