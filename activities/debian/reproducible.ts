@@ -2,8 +2,9 @@
 // made again from its lock in a fresh directory (prepare-root with a base layer built
 // afresh, then configure, each with the inputs and params it recorded), each image is
 // written again from the new root, and every digest must match: the prepared and the
-// configured rootfs.tar, then the images. A mismatch runs diffoscope; its report stays
-// beside the step log (a failed step's outputs are discarded) and the step fails with
+// configured rootfs.tar, then the images. The first mismatch of a chain runs diffoscope (what
+// was made from a differing root differs too, and a second report, minutes long for an
+// image, would only repeat the first one's finding); its report stays beside the step log (a failed step's outputs are discarded) and the step fails with
 // PolicyViolation: retrying cannot make it reproducible.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -35,7 +36,7 @@ const BuiltValues = z.looseObject({
   rootfs: z.object({ step: z.string(), key: z.string().length(64) }),
 });
 
-interface Comparison { step: string; file: string; format: string; sha256: string; rebuiltSha256: string; identical: boolean; report?: string }
+interface Comparison { step: string; file: string; format: string; sha256: string; rebuiltSha256: string; identical: boolean; report?: string; differsSince?: string }
 
 export async function runReproducibleTest(ctx: KindContext): Promise<KindResult> {
   const store = new StepStore(ctx.config.storeDir);
@@ -63,14 +64,16 @@ export async function runReproducibleTest(ctx: KindContext): Promise<KindResult>
       const params = { output: v.output, fileName: v.file, arch: v.arch, branch: v.branch };
       const rebuilt = await writerFor(v.format)(writerContext(ctx, work), src, { ...params, seed: planSeed(params) }, out);
       await fs.rm(work, { recursive: true, force: true });
-      results.push(await compare(ctx, { step, file: v.file, format: v.format }, path.join(entry.outputsDir, v.file), path.join(out, v.file), rebuilt.values.sha256));
+      const rootDiffers = comparisons.find((c) => !c.identical)?.step;
+      results.push(await compare(ctx, { step, file: v.file, format: v.format }, path.join(entry.outputsDir, v.file), path.join(out, v.file), rebuilt.values.sha256, rootDiffers));
     }
     await fs.rm(dir, { recursive: true, force: true });
   }
   const passed = results.every((r) => r.identical);
   const result = { type: 'reproducible', passed, artifacts: results };
   if (!passed) {
-    const bad = results.filter((r) => !r.identical).map((r) => `${r.step}/${r.file}: ${r.sha256} then ${r.rebuiltSha256}${r.report ? ` (diffoscope report: ${r.report})` : ''}`);
+    const why = (r: Comparison) => (r.report ? ` (diffoscope report: ${r.report})` : r.differsSince ? ` (made from "${r.differsSince}", which differs already)` : '');
+    const bad = results.filter((r) => !r.identical).map((r) => `${r.step}/${r.file}: ${r.sha256} then ${r.rebuiltSha256}${why(r)}`);
     throw ApplicationFailure.create({ type: 'PolicyViolation', nonRetryable: true, message: `not reproducible: ${bad.join('; ')}`, details: [result] });
   }
   await fs.writeFile(path.join(ctx.outputsDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -94,9 +97,10 @@ async function rebuildRoot(ctx: KindContext, store: StepStore, step: string, key
   const preparedParams = recordedParams(ctx, prepared, 'prepare-root');
   const preparedAgain = await makeAgain(ctx, dir, prepared, { [lockStep]: lock }, (again) => prepareRoot(again, preparedParams, 'fresh'));
   const configuredAgain = await makeAgain(ctx, dir, configured, { [preparedStep]: preparedAgain }, (again) => configureKind.execute(again));
+  const preparedComparison = await compareRoots(ctx, preparedStep, prepared.entry, preparedAgain);
   const comparisons = [
-    await compareRoots(ctx, preparedStep, prepared.entry, preparedAgain),
-    await compareRoots(ctx, step, configured.entry, configuredAgain),
+    preparedComparison,
+    await compareRoots(ctx, step, configured.entry, configuredAgain, preparedComparison.identical ? undefined : preparedStep),
   ];
   const tar = path.join(configuredAgain.outputsDir, ROOTFS_TAR);
   return { comparisons, src: { ...rootSourceOf(ctx.step.id, step, configured.entry), rootfsTar: tar, rootfsSha256: comparisons[1]!.rebuiltSha256 } };
@@ -148,15 +152,19 @@ async function makeAgain(ctx: KindContext, dir: string, root: RecordedRoot, inpu
   return { key: root.entry.key, dir, outputsDir, manifest };
 }
 
-function compareRoots(ctx: KindContext, step: string, original: StoreEntry, again: StoreEntry): Promise<Comparison> {
-  return compare(ctx, { step, file: ROOTFS_TAR, format: 'rootfs' }, path.join(original.outputsDir, ROOTFS_TAR), path.join(again.outputsDir, ROOTFS_TAR), again.manifest.outputs.files[0]!.sha256);
+function compareRoots(ctx: KindContext, step: string, original: StoreEntry, again: StoreEntry, sourceDiffers?: string): Promise<Comparison> {
+  return compare(ctx, { step, file: ROOTFS_TAR, format: 'rootfs' }, path.join(original.outputsDir, ROOTFS_TAR), path.join(again.outputsDir, ROOTFS_TAR), again.manifest.outputs.files[0]!.sha256, sourceDiffers);
 }
 
-/** The stored file is hashed again: a manifest is no proof that the bytes are still those. */
-async function compare(ctx: KindContext, what: Pick<Comparison, 'step' | 'file' | 'format'>, original: string, rebuilt: string, rebuiltSha256: string): Promise<Comparison> {
+/**
+ * The stored file is hashed again: a manifest is no proof that the bytes are still those.
+ * `sourceDiffers` names the step this file was made from when that one differs already.
+ */
+async function compare(ctx: KindContext, what: Pick<Comparison, 'step' | 'file' | 'format'>, original: string, rebuilt: string, rebuiltSha256: string, sourceDiffers?: string): Promise<Comparison> {
   const sha256 = await sha256File(original);
   const comparison: Comparison = { ...what, sha256, rebuiltSha256, identical: sha256 === rebuiltSha256 };
-  if (!comparison.identical) comparison.report = await diffoscope(ctx, what.step, original, rebuilt);
+  if (!comparison.identical && sourceDiffers) comparison.differsSince = sourceDiffers;
+  else if (!comparison.identical) comparison.report = await diffoscope(ctx, what.step, original, rebuilt);
   return comparison;
 }
 

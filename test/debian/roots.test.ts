@@ -250,6 +250,10 @@ describe('prepare-root and configure (x86_64)', () => {
     expect(result.artifacts[0]!.rebuiltSha256).toBe(rootfsDigest(lessRoot));
     const report = /configure\/rootfs\.tar: [0-9a-f]{64} then [0-9a-f]{64} \(diffoscope report: (\S+\.diffoscope-configure\.txt)\)/.exec(f.message)?.[1];
     expect(fs.readFileSync(report!, 'utf8')).toContain('./etc/machine-secret');
+    // The tar written from that root differs for the same reason: named, not diffed a second time.
+    expect(f.message).toContain('build-tar/root.tar: ');
+    expect(f.message).toContain('(made from "configure", which differs already)');
+    expect(fs.existsSync(report!.replace(/\.diffoscope-configure\.txt$/, '.diffoscope-build-tar.txt'))).toBe(false);
     const log = fs.readFileSync(report!.replace(/\.diffoscope-configure\.txt$/, '.log'), 'utf8');
     expect(log).toContain(`making "prepare-root" again from "resolve" (store key ${lessLock.key}) in a fresh directory`);
     expect(log).toMatch(/base layer \(\d+ packages\): building afresh/);
