@@ -5,10 +5,12 @@ import * as path from 'node:path';
 import { parsePlan, PlanError, type BuildPlan } from '../plan/plan';
 import { planProduct } from '../dsl/planner';
 import { planWithRecipeDir, RecipePathError } from '../plan/recipe-dir';
+import { recordCompiled } from '../activities/recipe-record';
 import { EXIT, UserError, type CliIo } from './command';
 import { chooseProducts, compileRecipe, RECIPE_EXTENSION } from './recipe-files';
 
-export function loadPlans(file: string, io: CliIo, opts: { product?: string; arches?: string[] } = {}): BuildPlan[] {
+/** `recordTo`: the store in which the recipe's text is kept for `sborka diff` (activities/recipe-record.ts). */
+export function loadPlans(file: string, io: CliIo, opts: { product?: string; arches?: string[]; recordTo?: string } = {}): BuildPlan[] {
   const cwd = io.cwd;
   const full = path.resolve(cwd, file);
   if (!fs.existsSync(full)) throw new UserError(`${file}: no such file`, EXIT.usage);
@@ -35,7 +37,16 @@ export function loadPlans(file: string, io: CliIo, opts: { product?: string; arc
     } catch (e) {
       throw new UserError((e as Error).message, EXIT.usage);
     }
-    return withRecipeDir(plan, path.resolve(cwd, path.dirname(c.decls.products.get(product)?.file ?? file)));
+    const declFile = c.decls.products.get(product)?.file ?? file;
+    if (opts.recordTo) {
+      try {
+        recordCompiled(opts.recordTo, plan.owner, c.files, declFile, c.digest);
+      } catch (e) {
+        // Only the morning report's recipe diff needs it: the build goes on without.
+        io.stderr.write(`warning: the recipe's text was not recorded: ${(e as Error).message}\n`);
+      }
+    }
+    return withRecipeDir(plan, path.resolve(cwd, path.dirname(declFile)));
   });
 }
 

@@ -5,6 +5,7 @@
 // the caller (service/changes.ts, the publish step); CHANGES.md and changes.json are rendered here.
 import { z } from 'zod';
 import { changelogBetween, VERSION_ORDER, type ChangelogEntry } from './debversion';
+import { diffSources, fileDiffMarkdown, RecipeFileDiff, type RecipeFile } from './recipe-sources';
 
 export const CHANGES_JSON = 'changes.json';
 export const CHANGES_MD = 'CHANGES.md';
@@ -20,6 +21,8 @@ export const ChangeSide = z.object({
   /** How the packages' versions order: Debian's (dpkg) or RPM's (the alt toolchain). */
   versions: z.enum(['deb', 'rpm']).default('deb'),
   recipeDigest: z.string().optional(),
+  /** The recipe files the build was compiled from (publish/recipe-sources.ts), when they were recorded. */
+  recipeFiles: z.array(z.object({ name: z.string(), text: z.string() })).optional(),
   /** The plan's steps of this variant (id as name, kind, digest of the params): the recipe's effect. */
   steps: z.array(z.object({ name: z.string(), kind: z.string(), params: z.string() })).optional(),
   packages: z.array(SidePackage).optional(),
@@ -59,6 +62,10 @@ export const Changes = z.object({
     to: z.string().optional(),
     changed: z.boolean(),
     steps: z.object({ added: z.array(z.string()), removed: z.array(z.string()), changed: z.array(z.string()) }),
+    /** The text's diff per file; absent when neither side's text was recorded. */
+    files: z.array(RecipeFileDiff).optional(),
+    /** The builds whose recipe text was not recorded (so no text diff could be made). */
+    unrecorded: z.array(z.string()).optional(),
   }),
 });
 export type Changes = z.infer<typeof Changes>;
@@ -145,6 +152,7 @@ export function compareBuilds(from: ChangeSide, to: ChangeSide, changelogOf: Cha
     changed: [...sb.keys()].filter((k) => sa.has(k) && (sa.get(k)!.kind !== sb.get(k)!.kind || sa.get(k)!.params !== sb.get(k)!.params)).sort(),
   };
 
+  const texts = recipeText(from, to);
   return {
     schema: 'sborka.changes/1',
     product: to.product,
@@ -161,10 +169,19 @@ export function compareBuilds(from: ChangeSide, to: ChangeSide, changelogOf: Cha
     recipe: {
       ...(from.recipeDigest ? { from: from.recipeDigest } : {}),
       ...(to.recipeDigest ? { to: to.recipeDigest } : {}),
-      changed: from.recipeDigest !== to.recipeDigest || steps.added.length + steps.removed.length + steps.changed.length > 0,
+      changed: from.recipeDigest !== to.recipeDigest || steps.added.length + steps.removed.length + steps.changed.length > 0 || (texts.files?.length ?? 0) > 0,
       steps,
+      ...texts,
     },
   };
+}
+
+/** The recipe's text diff, when at least one side has its text recorded. */
+function recipeText(from: ChangeSide, to: ChangeSide): Pick<Changes['recipe'], 'files' | 'unrecorded'> {
+  if (!from.recipeFiles && !to.recipeFiles) return {};
+  const unrecorded = [from, to].filter((s) => !s.recipeFiles).map((s) => s.buildId);
+  if (unrecorded.length > 0) return { unrecorded };
+  return { files: diffSources(from.recipeFiles as RecipeFile[], to.recipeFiles as RecipeFile[]) };
 }
 
 function signed(n: number): string {
@@ -201,10 +218,12 @@ export function changesMarkdown(c: Changes): string {
     for (const t of c.tests) out.push(`- ${t.name}: ${t.from ?? '-'} → ${t.to ?? '-'}${t.bootMsFrom !== undefined || t.bootMsTo !== undefined ? `, boot ${t.bootMsFrom ?? '-'} → ${t.bootMsTo ?? '-'} ms` : ''}`);
   }
   out.push('', '## Recipe', '');
-  if (!c.recipe.changed) out.push('- unchanged');
+  if (!c.recipe.changed) out.push('- recipe unchanged');
   else {
     if (c.recipe.from !== c.recipe.to) out.push(`- digest ${c.recipe.from ?? '-'} → ${c.recipe.to ?? '-'}`);
     for (const [word, ids] of Object.entries(c.recipe.steps)) for (const id of ids) out.push(`- step ${id} ${word}`);
+    for (const f of c.recipe.files ?? []) out.push(...fileDiffMarkdown(f));
+    if (c.recipe.unrecorded?.length) out.push(`- recipe text not recorded for ${c.recipe.unrecorded.join(', ')}: no text diff`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -8,6 +8,7 @@ import { evr, Lock as AltLock } from '../activities/alt/rpm-list';
 import { Lock, LOCK_FILE } from '../activities/debian/lock';
 import { MANIFEST_FILE } from '../activities/store-verify';
 import { debCacheChangelogs } from '../activities/publish/changelogs';
+import { loadRecipeSources } from '../activities/recipe-record';
 import { compareBuilds, reportLicenses, type Changes, type ChangeSide } from '../publish/changes';
 import { canonicalJson, sha256Hex } from '../plan/cache-key';
 import type { BuildPlan } from '../plan/plan';
@@ -38,7 +39,7 @@ function readJson(file: string): unknown {
 }
 
 /** One variant of a build (the one of `arch`), as compareBuilds takes it. */
-export async function readSide(client: Client, buildId: string, arch: string): Promise<ChangeSide> {
+export async function readSide(client: Client, buildId: string, arch: string, storeDir?: string): Promise<ChangeSide> {
   const plan: BuildPlan = await planOfBuild(client, buildId);
   const variant = plan.variants.find((v) => v.arch === arch);
   if (!variant) throw new Error(`build ${buildId} has no variant for ${arch} (it has ${plan.variants.map((v) => v.arch).join(', ')})`);
@@ -52,6 +53,9 @@ export async function readSide(client: Client, buildId: string, arch: string): P
     ...(plan.recipeDigest ? { recipeDigest: plan.recipeDigest } : {}),
     steps: variant.steps.map((s) => ({ name: s.id, kind: s.kind, params: sha256Hex(canonicalJson(s.params)) })),
   };
+  // The recipe's text, in the build owner's scope (a refused or missing record: no text diff).
+  const recorded = storeDir && plan.recipeDigest ? loadRecipeSources(storeDir, plan.owner, plan.recipeDigest) : undefined;
+  if (recorded && 'sources' in recorded) side.recipeFiles = recorded.sources.files;
   const tests: NonNullable<ChangeSide['tests']> = [];
   for (const st of status?.steps ?? []) {
     if (TEST_KINDS.test(st.kind)) {
@@ -89,7 +93,7 @@ export async function lastGoodBefore(client: Client, buildId: string, product: s
 }
 
 /** Per arch both builds have: what changed from `from` (default: the last good build before) to `to`. */
-export async function diffBuilds(client: Client, to: string, from: string | undefined, opts: { debDir: string; arch?: string }): Promise<Changes[]> {
+export async function diffBuilds(client: Client, to: string, from: string | undefined, opts: { debDir: string; storeDir?: string; arch?: string }): Promise<Changes[]> {
   const toPlan = await planOfBuild(client, to);
   const base = from ?? (await lastGoodBefore(client, to, toPlan.product));
   if (!base) throw new Error(`build ${to} has no succeeded build of ${toPlan.product} before it to compare with: name one`);
@@ -98,8 +102,8 @@ export async function diffBuilds(client: Client, to: string, from: string | unde
   if (arches.length === 0) throw new Error(`builds ${base} and ${to} share no arch${opts.arch ? ` ${opts.arch}` : ''}`);
   const out: Changes[] = [];
   for (const arch of arches) {
-    const a = await readSide(client, base, arch);
-    const b = await readSide(client, to, arch);
+    const a = await readSide(client, base, arch, opts.storeDir);
+    const b = await readSide(client, to, arch, opts.storeDir);
     out.push(compareBuilds(a, b, debCacheChangelogs(opts.debDir, [a, b])));
   }
   return out;

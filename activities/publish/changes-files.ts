@@ -10,12 +10,15 @@ import { CHANGES_JSON, CHANGES_MD, changesMarkdown, compareBuilds, reportLicense
 import { sha256OfFile } from './fs-util';
 import { BUILD_JSON, copiedFile, type PublishFile } from './files-target';
 import { debCacheChangelogs } from './changelogs';
+import { loadRecipeSources } from '../recipe-record';
+import { Owner } from '../../plan/schemas';
 
 const PublishedBuild = z.object({
   buildId: z.string(),
   product: z.string(),
   arch: z.string(),
   recipeDigest: z.string().optional(),
+  owner: Owner.optional(),
   lock: z.object({ file: z.string() }).optional(),
   license: z.object({ verdict: z.string().nullable().optional() }).optional(),
   files: z.array(z.object({ name: z.string(), size: z.number() })).optional(),
@@ -35,6 +38,18 @@ export interface ChangesRequest {
   licenseReport?: string;
   debDir: string;
   workDir: string;
+  /** The store whose recorded recipe texts (activities/recipe-record.ts) give the recipe's diff. */
+  storeDir?: string;
+}
+
+/**
+ * A published build's recipe files, absent when not recorded or refused. Both sides are read
+ * in this build's owner's scope: the previous build.json does not choose whose records are read.
+ */
+function recipeFiles(storeDir: string | undefined, b: z.infer<typeof PublishedBuild>, owner: z.infer<typeof Owner> | undefined): Pick<ChangeSide, 'recipeFiles'> {
+  if (!storeDir || !b.recipeDigest) return {};
+  const got = loadRecipeSources(storeDir, owner, b.recipeDigest);
+  return 'sources' in got ? { recipeFiles: got.sources.files } : {};
 }
 
 async function readReport(file: string | undefined): Promise<Pick<ChangeSide, 'licenses' | 'licenseVerdict'>> {
@@ -86,6 +101,7 @@ export async function changesFiles(req: ChangesRequest): Promise<PublishFile[]> 
     product: prev.data.product,
     arch: prev.data.arch,
     ...(prev.data.recipeDigest ? { recipeDigest: prev.data.recipeDigest } : {}),
+    ...recipeFiles(req.storeDir, prev.data, cur.data.owner),
     ...(prev.data.license?.verdict ? { licenseVerdict: prev.data.license.verdict } : {}),
     packages: await readPackages(prev.data.lock ? path.join(prevDir, prev.data.lock.file) : undefined),
     ...(await readReport(req.licenseReport ? path.join(prevDir, path.basename(req.licenseReport)) : undefined)),
@@ -96,6 +112,7 @@ export async function changesFiles(req: ChangesRequest): Promise<PublishFile[]> 
     product: cur.data.product,
     arch: cur.data.arch,
     ...(cur.data.recipeDigest ? { recipeDigest: cur.data.recipeDigest } : {}),
+    ...recipeFiles(req.storeDir, cur.data, cur.data.owner),
     ...(cur.data.license?.verdict ? { licenseVerdict: cur.data.license.verdict } : {}),
     packages: await readPackages(req.lockFile),
     ...(await readReport(req.licenseReport)),

@@ -99,7 +99,7 @@ async function publishFilesStep(ctx: KindContext, params: PublishParams, templat
   };
   // CHANGES.md and changes.json: what changed since the version published before this one.
   files.push(...(await changesFiles({
-    root: target.root, rel, versionIndex, buildJson, files, debDir: debCacheDir(ctx.config), workDir: ctx.workDir,
+    root: target.root, rel, versionIndex, buildJson, files, debDir: debCacheDir(ctx.config), workDir: ctx.workDir, storeDir: ctx.config.storeDir,
     ...(lock ? { lockFile: path.join(lock.entry.outputsDir, lock.path) } : {}),
     ...(report ? { licenseReport: path.join(report.entry.outputsDir, report.path) } : {}),
   })));

@@ -4,6 +4,7 @@ import { EXIT, UserError, type CliIo, type Command } from '../command';
 import { CliContext } from '../context';
 import { followBuild } from '../follow';
 import { loadPlans } from '../load-plan';
+import { loadConfig } from '../../config/config';
 import { buildResult, resumeBuild, startBuild } from '../../service/builds';
 import { defaultQueues, queuesFor, startWorkers } from '../../service/worker';
 import type { BuildPlan } from '../../plan/plan';
@@ -93,7 +94,7 @@ export const buildCommand: Command = {
       buildUsage,
     );
     const [file] = requirePositional(positionals, 1, buildUsage);
-    const plans = loadPlans(file!, io, { product: values.product, arches: values.arch ? [values.arch] : undefined });
+    const plans = loadPlans(file!, io, { product: values.product, arches: values.arch ? [values.arch] : undefined, recordTo: loadConfig().storeDir });
     if (values.id && plans.length > 1) throw new UserError('--id names one build, but the recipe gives several plans: add --product', EXIT.usage);
     const ctx = new CliContext();
     return runAndFollow(
@@ -120,7 +121,7 @@ export const resumeCommand: Command = {
       resumeUsage,
     );
     const [buildId] = requirePositional(positionals, 1, resumeUsage);
-    const plans = values.recipe ? loadPlans(values.recipe, io, { product: values.product }) : undefined;
+    const plans = values.recipe ? loadPlans(values.recipe, io, { product: values.product, recordTo: loadConfig().storeDir }) : undefined;
     if (plans && plans.length !== 1) throw new UserError('the recipe gives several plans: name one with --product', EXIT.usage);
     const ctx = new CliContext();
     return runAndFollow(ctx, io, async (client) => [(await resumeBuild(client, buildId!, plans?.[0])).workflowId], {

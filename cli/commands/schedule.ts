@@ -21,7 +21,7 @@ export const scheduleCommand: Command = {
       switch (action) {
         case 'sync': {
           if (rest.length === 0) throw new UserError(`name the recipes to sync\nusage: ${usage}`, EXIT.usage);
-          const plans = rest.flatMap((f) => loadPlans(f, io));
+          const plans = rest.flatMap((f) => loadPlans(f, io, values['dry-run'] ? {} : { recordTo: ctx.config.storeDir }));
           const diff = await syncSchedules(await ctx.client(), plans, values['dry-run']);
           const say = (sign: string, ids: string[]) => ids.forEach((id) => io.stdout.write(`${sign} ${id}\n`));
           say('+', diff.create);

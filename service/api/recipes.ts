@@ -10,6 +10,7 @@ import { compile, type Compilation, type SourceHost } from '../../dsl/compile';
 import { Diagnostic, renderDiagnostics, diagnostic } from '../../dsl/diagnostics';
 import { planProduct } from '../../dsl/planner';
 import { planWithRecipeDir, RecipePathError } from '../../plan/recipe-dir';
+import { recordCompiled } from '../../activities/recipe-record';
 import type { BuildPlan } from '../../plan/plan';
 import { ownerLabel } from '../../workflows/search-values';
 import { badRequest, forbidden, notFound, ApiError } from './http';
@@ -218,7 +219,7 @@ export function validateRecipe(store: RecipeStore, role: Role, name: string, tex
  * The plan of a stored recipe (a partner's) or, for the distribution's people, of a
  * recipe under products/. The owner is checked again here: the file may have changed.
  */
-export function planFromRecipe(store: RecipeStore, role: Role, name: string, opts: { product?: string; arches?: string[] }): BuildPlan {
+export function planFromRecipe(store: RecipeStore, role: Role, name: string, opts: { product?: string; arches?: string[]; recordTo?: string }): BuildPlan {
   const tenant = tenantOf(role);
   const stored = store.read(tenant, name) !== undefined;
   if (!stored && (partnerOf(role) || !store.isDistributionName(name))) throw notFound(`no recipe "${name}"`);
@@ -244,6 +245,13 @@ export function planFromRecipe(store: RecipeStore, role: Role, name: string, opt
   // As `sborka build` does: the steps get the recipe's directory (the paths stay relative,
   // confined by the schema) and the owner's isolation (a partner's scripts run in a VM).
   const declaredIn = compilation.decls.products.get(product)?.file ?? RecipeStore.entry(name);
+  // The recipe's text for the morning report's diff, in the owner's scope (activities/recipe-record.ts).
+  // Best effort: without it the build still runs, and its report says the text was not recorded.
+  try {
+    if (opts.recordTo) recordCompiled(opts.recordTo, plan.owner, compilation.files, declaredIn, compilation.digest);
+  } catch {
+    /* see above */
+  }
   try {
     return planWithRecipeDir(plan, store.realDir(tenant, declaredIn));
   } catch (e) {

@@ -134,7 +134,7 @@ export function buildRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (body.id && partnerOf(principal.role)) throw forbidden('partners cannot choose build ids');
     const plan = body.plan
       ? checkPostedPlan(principal, body.plan, deps.recipes)
-      : planFromRecipe(deps.recipes, principal.role, body.recipe!, { product: body.product, arches: body.arches });
+      : planFromRecipe(deps.recipes, principal.role, body.recipe!, { product: body.product, arches: body.arches, recordTo: deps.config.storeDir });
     let handle;
     try {
       handle = await startBuild(client, plan, body.id);
@@ -226,7 +226,7 @@ export function buildRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const plan = body.plan
       ? checkPostedPlan(principal, body.plan, deps.recipes)
       : body.recipe
-        ? planFromRecipe(deps.recipes, principal.role, body.recipe, { product: body.product })
+        ? planFromRecipe(deps.recipes, principal.role, body.recipe, { product: body.product, recordTo: deps.config.storeDir })
         : undefined;
     // A resumed build stays with its owner: a new plan cannot move it to another tenant.
     if (plan && ownerLabel(plan.owner) !== vb.owner) throw forbidden(`the new plan is owned by ${ownerLabel(plan.owner)}, the build by ${vb.owner}`);
