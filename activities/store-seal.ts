@@ -6,7 +6,8 @@
 // The key lives beside the store directory (<store>.seal-key, mode 0600), not inside it:
 // whoever may only write the store (a sync job, a shared volume, a remote bucket later)
 // cannot forge seals. Whoever can read the key (root on the worker's host) can; that is
-// the limit of this check.
+// the limit of this check. Hosts that share a store share one key: SBORKA_STORE_SEAL_KEY_FILE
+// names it on each (a file the operator makes and distributes, like the store's credentials).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -32,8 +33,18 @@ export function sealKeyPath(sharedRoot: string): string {
 
 const keys = new Map<string, Promise<Buffer>>();
 
-/** The store's seal key, made on first use; every process of a host reads the same file. */
-export function sealKey(sharedRoot: string): Promise<Buffer> {
+/** Hosts that share a store (SBORKA_STORE_URL) share its seal key through this file: one made by hand, never here. */
+export const SEAL_KEY_FILE_VAR = 'SBORKA_STORE_SEAL_KEY_FILE';
+
+/**
+ * The store's seal key. With SBORKA_STORE_SEAL_KEY_FILE, that file, read on each use (a
+ * rotated or newly mounted key is taken up without a restart) and refused when anyone may
+ * read or write it (mode o+r or o+w: a secret that any local user could use to forge seals).
+ * Without it, <store>.seal-key, made on first use; every process of a host reads the same file.
+ */
+export function sealKey(sharedRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<Buffer> {
+  const shared = env[SEAL_KEY_FILE_VAR];
+  if (shared) return readSharedKey(shared);
   const file = sealKeyPath(sharedRoot);
   let key = keys.get(file);
   if (!key) {
@@ -63,6 +74,24 @@ async function loadOrCreate(file: string): Promise<Buffer> {
     await fs.rm(tmp, { force: true });
   }
   return parseKey(file, await fs.readFile(file, 'utf8'));
+}
+
+async function readSharedKey(file: string): Promise<Buffer> {
+  const where = `${SEAL_KEY_FILE_VAR}=${file}`;
+  if (!path.isAbsolute(file)) throw new Error(`${where}: must be an absolute path`);
+  // Opened once and checked through the same descriptor: no swap between the check and the read.
+  const handle = await fs.open(file, 'r').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`${where}: cannot be opened (${err.code ?? err.message}); every host of a shared store needs the same key file`);
+  });
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new Error(`${where}: not a regular file`);
+    if (st.mode & 0o006) throw new Error(`${where}: mode ${(st.mode & 0o777).toString(8)} lets every local user ${st.mode & 0o004 ? 'read' : 'write'} the seal key: chmod o-rw it (0600 or 0640)`);
+    if (st.size > 4096) throw new Error(`${where}: ${st.size} bytes, not a seal key (64 hex digits)`);
+    return parseKey(file, await handle.readFile('utf8'));
+  } finally {
+    await handle.close();
+  }
 }
 
 function parseKey(file: string, text: string): Buffer {

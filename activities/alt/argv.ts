@@ -50,6 +50,14 @@ export function hshInstall(c: HasherCommon & { packages: readonly string[]; moun
 }
 
 /**
+ * hsh-copy: files, or a directory's contents, into the chroot as the builder. No --number:
+ * its getopt list takes none (hsh-copy:69), the subconfig comes from the chroot (:115).
+ */
+export function hshCopy(c: HasherCommon & { sources: readonly string[]; dest: string }): string[] {
+  return ['hsh-copy', lockOption(c), `--workdir=${c.workdir}`, '--', ...c.sources, c.dest];
+}
+
+/**
  * hsh-run. GNU getopt permutes arguments, so without `--` the program's own options
  * (rpm's -qa) would be taken as hsh-run's and fail. No --rooter by default: vm-run
  * under fakeroot sees itself as root and runs the command without a VM.

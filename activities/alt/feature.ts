@@ -102,6 +102,10 @@ async function countFiles(dir: string | undefined): Promise<number> {
 export const REMOVALS_SCRIPT = '96-sborka-vm-removals';
 /** hasher's own directories in a chroot (.in, .out, .host) and the pseudo file systems: never part of the image. */
 const NOT_IMAGE = new Set(['.in', '.out', '.host', 'proc', 'sys', 'dev', 'tmp']);
+/** Where partner RPMs lie in a chroot to be installed (partner-rpms.ts): the builder's home, hsh-copy's default (hsh-copy:164, 186-204). */
+export const PARTNER_RPMS_IN_ROOT = '/usr/src/sborka-partner-rpms';
+/** rpm's %_dbpath. */
+const RPM_DB = 'var/lib/rpm';
 
 /** Each path of a root (relative) with what identifies its content: type, mode, size, mtime, link target. */
 export async function rootSnapshot(root: string): Promise<Map<string, string>> {
@@ -111,6 +115,10 @@ export async function rootSnapshot(root: string): Promise<Map<string, string>> {
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
       if (!rel && NOT_IMAGE.has(e.name)) continue;
+      // The image's rpm database is mkimage-profiles' own: a copy of the VM root's would replace it.
+      if (r === RPM_DB) continue;
+      // The partner RPM files themselves, copied in to be installed (partner-rpms.ts).
+      if (r === PARTNER_RPMS_IN_ROOT.slice(1)) continue;
       const st = await fs.lstat(path.join(root, r), { bigint: true }).catch(() => undefined);
       if (!st) continue;
       const link = st.isSymbolicLink() ? await fs.readlink(path.join(root, r)).catch(() => '') : '';

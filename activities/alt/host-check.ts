@@ -88,9 +88,22 @@ function aptProblems(host: AltHost): string[] {
 function partnerProblems(host: AltHost, kvm: boolean): string[] {
   const out = [...host.arches, ...host.emulate].filter((a) => !VM_RUN_ARCHES.includes(a)).map((a) =>
     `partner variants for ${a} cannot be isolated: vm-run has no VM for ${a} (it serves ${VM_RUN_ARCHES.join(', ')}); drop ${a} from this worker's arches or do not let it take partner builds`);
+  // Their own RPMs go into the chroot with hsh-copy (partner-rpms.ts), not hsh-install.
+  if (!onPath('hsh-copy')) out.push('partner RPMs: hsh-copy is not on PATH (hasher ships it; partner packages are copied into the chroot with it and installed by rpm inside vm-run): update hasher');
   if (kvm) return out; // hasherPrivProblems already asked for /dev/kvm
   const files = mainFiles(host);
   return [...out, ...privProblems(files, { mountpoints: ['/proc', '/dev/pts'], devices: ['/dev/kvm'] }).map((p) => `partner VMs: ${p}`)];
+}
+
+function onPath(program: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).some((d) => {
+    try {
+      fs.accessSync(path.join(d, program), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Every problem of this host, each with its fix; empty when it can take alt steps. */

@@ -159,7 +159,7 @@ describe('alt image settings', () => {
     }
     const st = stepOf('configure') as unknown as { params: Record<string, unknown> };
     const bad = { ...st, params: { ...st.params, recipeDir: fx.fake.root, overlays: [{ src: 'nope', dest: '/' }] } };
-    await expect(runStep(bad, { 'prepare-root': results['prepare-root']!.key })).rejects.toMatchObject({ type: 'BadInput', message: expect.stringContaining('no such file or directory') });
+    await expect(runStep(bad, { 'prepare-root': results['prepare-root']!.key })).rejects.toMatchObject({ type: 'BadInput', message: expect.stringContaining('does not exist in the recipe directory') });
   });
 });
 

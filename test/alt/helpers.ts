@@ -13,7 +13,7 @@ import { fileHost } from '../../cli/recipe-files';
 import { MKIMAGE_TARGETS } from '../../plan/mkimage-targets';
 
 export const FAKES = path.join(__dirname, 'fakes');
-export const TOOLS = ['hsh', 'hsh-install', 'hsh-run', 'hsh-rebuild', 'vm-run', 'make', 'rpm'] as const;
+export const TOOLS = ['hsh', 'hsh-install', 'hsh-run', 'hsh-rebuild', 'hsh-copy', 'vm-run', 'make', 'rpm'] as const;
 
 /** name license requires arch: the fake mirror's packages (version 1.0-alt1; noarch 2.0-alt1). */
 const MIRROR: Array<[string, string, string, string]> = [

@@ -46,6 +46,8 @@ async function chain(configure: (s: PlanStep) => PlanStep, owner: unknown = plan
   return results;
 }
 
+/** vm-run's argv for the recipe's partner RPM (built from products/srpms/acme). */
+const INSTALL_IN_VM = ['--kvm=try', '--sbin', '--', 'rpm', '-i', '--ignorearch', '--', '/usr/src/sborka-partner-rpms/acme-agent-1.4.2-alt1.x86_64.rpm'];
 const callsOf = (name: string) => fx.fake.calls().filter((c) => c[0] === name).map((c) => c.slice(1));
 const log = (r: StepResult) => fs.readFileSync(r.logPath, 'utf8');
 
@@ -58,14 +60,16 @@ describe('partner code on the alt toolchain (fakes written from upstream)', () =
   it('a partner variant\'s post-install script runs through hsh-run -- vm-run, and its changes reach the image as files', async () => {
     const r = await chain((s) => withScript(s, 'vm'));
     const vm = callsOf('vm-run');
-    expect(vm).toEqual([['--kvm=try', '--sbin', '--', '/bin/sh', '-c', SCRIPT]]);
+    // The partner's own RPM first (its scriptlets in the VM: partner-rpm-scripts.test.ts), then the script.
+    expect(vm).toEqual([[...INSTALL_IN_VM], ['--kvm=try', '--sbin', '--', '/bin/sh', '-c', SCRIPT]]);
     const viaVm = callsOf('hsh-run').filter((c) => c.includes('vm-run'));
-    expect(viaVm).toHaveLength(1);
+    expect(viaVm).toHaveLength(2);
     // /dev/kvm is mounted, and no --rooter: under fakeroot vm-run would run the script without a VM (vm-run:193-197).
     expect(viaVm[0]).toEqual(expect.arrayContaining(['--mountpoints=/proc,/dev/pts,/dev/kvm']));
     expect(viaVm[0]).not.toContain('--rooter');
     const configure = r.configure!;
-    expect(configure.outputs.values).toMatchObject({ isolation: 'vm', vm: { kvm: true, changed: 1, removed: 0 } });
+    // The script's file, and the RPM's /usr/share, /usr/share/<name> and its one file (the fake RPM's).
+    expect(configure.outputs.values).toMatchObject({ isolation: 'vm', vm: { kvm: true, changed: 4, removed: 0 } });
     expect(configure.outputs.values.imageScripts).not.toContain(scriptName(0));
     expect(fs.readFileSync(path.join(configure.outputDir, 'mkimage-feature', 'rootfs', 'files', 'usr', 'bin', 'acme-vm-tool'), 'utf8')).toBe('made in the VM\n');
     expect(log(configure)).toContain('--- sborka: isolation vm: 1 post-install script(s) run under vm-run inside hasher');
@@ -111,7 +115,7 @@ describe('partner code on the alt toolchain (fakes written from upstream)', () =
     const test = stepOf('test-run-1');
     const ran = await runStep(test, Object.fromEntries(test.needs.filter((n) => r[n]).map((n) => [n, r[n]!.key])), plan.owner);
     expect(ran.outputs.values).toMatchObject({ passed: true, vm: true, isolation: 'vm' });
-    expect(callsOf('vm-run')).toEqual([['--kvm=try', '--sbin', '--', 'rpm', '-q', 'firefox-esr']]);
+    expect(callsOf('vm-run')).toEqual([[...INSTALL_IN_VM], ['--kvm=try', '--sbin', '--', 'rpm', '-q', 'firefox-esr']]);
     expect(callsOf('hsh-run').filter((c) => c.includes('vm-run'))[0]).not.toContain('--rooter');
     expect(log(ran)).toContain('--- sborka: isolation vm: the test command runs under vm-run inside hasher');
   });

@@ -1,5 +1,7 @@
 // `sborka worker --toolchain alt` at start: what only partner builds need (vm-run for the
 // host's arches, /dev/kvm through hasher-priv) is a warning, or with --partners a refusal.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { AltHost } from '../../activities/alt/host';
 import { altWorkerChecks } from '../../cli/commands/worker';
 import { fakeHostEach } from './helpers';
@@ -27,5 +29,12 @@ describe('worker start checks for partner builds', () => {
     const wrongQueue = altWorkerChecks(host, ['build-e2k'], { kvm: true });
     expect(wrongQueue.refuse).toEqual([expect.stringContaining('queue build-e2k')]);
     expect(wrongQueue.warn).toEqual([noVm]);
+  });
+
+  it('a host without hsh-copy (partner RPMs go into the chroot with it) is a partner problem', () => {
+    fs.rmSync(path.join(fx.fake.bin, 'hsh-copy'));
+    const noCopy = expect.stringContaining('partner RPMs: hsh-copy is not on PATH');
+    expect(altWorkerChecks(fx.fake.host, ['build-x86_64'], { kvm: false })).toEqual({ refuse: [], warn: [noCopy] });
+    expect(altWorkerChecks(fx.fake.host, ['build-x86_64'], { kvm: false, partners: true })).toEqual({ refuse: [noCopy], warn: [] });
   });
 });

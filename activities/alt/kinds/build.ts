@@ -18,6 +18,8 @@ import { checkOverlayTree, recipeInput } from '../../recipe-inputs';
 import type { Config } from '../../../config/config';
 import type { StepParams } from '../../../plan/step-params';
 import { installArgv, queryRoot, stagePartnerRepo, withRoot, type HostSource } from './shared';
+import { installPartnerRpms, partnerRpms } from '../partner-rpms';
+import { isolationFor } from '../../../plan/recipe-dir';
 
 export const RPM_QA_FILE = 'rpm-qa.tsv';
 export const LIST_RPMS_FILE = 'list-rpms.txt';
@@ -40,7 +42,10 @@ export function buildKind(host: HostSource): KindExecutor {
       throw badInput(`step "${ctx.step.id}": ${(err as Error).message}`);
     }
     const carried = await readCarried(ctx.step.id, ctx.inputs);
-    const partner = await stagePartnerRepo(ctx, carried);
+    // A partner's own RPMs never reach mkimage-profiles (it installs with their scriptlets
+    // in its hasher chroot): configure installed them inside vm-run into the feature's files.
+    const own = isolationFor(ctx.owner ?? { kind: 'community' }) === 'vm' ? await partnerRpms(ctx, carried, carried.lock) : undefined;
+    const partner = own ? undefined : await stagePartnerRepo(ctx, carried);
     const ownName = `${target.name}-sborka`;
     const profiles = path.join(ctx.workDir, 'profiles');
     const tree = await profilesSource(ctx.step.id, params, ctx.config, h.profilesDir);
@@ -57,7 +62,7 @@ export function buildKind(host: HostSource): KindExecutor {
     }
     let fragment: string;
     try {
-      fragment = profileFragment({ cls: target.cls, base: target.name, name: ownName, packages: carried.lock.requested.packages, kernel: carried.lock.requested.kernel, parts: carried.context.mkimage });
+      fragment = profileFragment({ cls: target.cls, base: target.name, name: ownName, packages: carried.lock.requested.packages.filter((n) => !own?.names.has(n)), kernel: carried.lock.requested.kernel, parts: carried.context.mkimage });
     } catch (err) {
       throw badInput(`step "${ctx.step.id}": ${(err as Error).message}`);
     }
@@ -106,7 +111,9 @@ export function buildKind(host: HostSource): KindExecutor {
       // The image's packages in a root of their own, for their headers (License, SOURCERPM).
       const names = parseListRpms(listText).map((f) => rpmFileName(f)?.name).filter((n): n is string => !!n);
       await runTool(ctx, argv.hshInitroot({ workdir: root.slot.workdir, number: root.slot.number, target: params.arch, aptConfig: root.files.aptConf, withQemu: root.withQemu, withStuff: !!partner, repo: partner }));
-      await runTool(ctx, installArgv(root, names));
+      await runTool(ctx, installArgv(root, names.filter((n) => !own?.names.has(n))));
+      // Their headers (License) join the dump the license check reads; nothing of theirs runs.
+      if (own) await installPartnerRpms(ctx, root, own, 'no-scripts');
       const packages = await queryRoot(ctx, root);
       await fs.writeFile(path.join(ctx.outputsDir, RPM_QA_FILE), formatRpmQa(packages));
       await writeCarried(ctx.outputsDir, carried);

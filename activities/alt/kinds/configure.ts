@@ -11,12 +11,15 @@ import type { StepParams } from '../../../plan/step-params';
 import { badInput } from '../../failures';
 import { defineKind, type KindContext, type KindExecutor } from '../../kinds/registry';
 import { digestTree } from '../../host-digest';
+import { recipeInput } from '../../recipe-inputs';
+import type { Config } from '../../../config/config';
 import { readCarried, writeCarried, type Carried } from '../context';
 import { FEATURE_DIR, FEATURE_TARGET, rootSnapshot, writeRootChanges, writeFeature } from '../feature';
 import { MAKE_WORD, type FragmentParts } from '../image-line';
 import * as argv from '../argv';
 import { runTool } from '../tools';
-import { installArgv, installNames, stagePartnerRepo, withRoot, type HostSource } from './shared';
+import { installDistribution, stagePartnerRepo, withRoot, type HostSource } from './shared';
+import { installPartnerRpms, lockedBuilt } from '../partner-rpms';
 import { SKIP_MARKERS } from './test';
 
 
@@ -61,25 +64,25 @@ export function settingsParts(settings: Settings): { parts: FragmentParts; unapp
   return { parts, unapplied };
 }
 
-/**
- * A recipe's file on the host: absolute as cli/load-plan.ts writes them, or relative to
- * the project for hand-written plans; never outside the project through "..".
- */
-function recipePath(stepId: string, field: string, p: string, projectRoot: string): string {
-  if (path.isAbsolute(p)) return path.normalize(p);
-  const full = path.resolve(projectRoot, p);
-  if (full !== projectRoot && !full.startsWith(`${projectRoot}${path.sep}`)) throw badInput(`step "${stepId}": params.${field}: ${p} leads outside ${projectRoot}`);
-  return full;
-}
-
 type ConfigureParams = StepParams<'configure'>;
 
+/**
+ * The recipe's files configure reads, through the worker's fence (recipe-inputs.ts): a
+ * relative path whose real path (symlinks resolved) stays in the recipe directory and out
+ * of the state directory and the store.
+ */
+async function recipeFiles(stepId: string, params: ConfigureParams, config: Config): Promise<{ overlays: string[]; scripts: Array<string | undefined> }> {
+  const at = (field: string, rel: string) => recipeInput(stepId, field, rel, params.recipeDir, config);
+  return {
+    overlays: await Promise.all(params.overlays.map(async (o, i) => at(`overlays[${i}].src`, o.src))),
+    scripts: await Promise.all(params.scripts.map(async (s, i) => (s.file === undefined ? undefined : at(`scripts[${i}].file`, s.file)))),
+  };
+}
+
 /** The overlays' and script files' content joins configure's cache key: an edited overlay is rebuilt. */
-async function configureHostInputs(params: ConfigureParams, config: { projectRoot: string }): Promise<string | undefined> {
-  const sources = [
-    ...params.overlays.map((o, i) => recipePath('configure', `overlays[${i}].src`, o.src, params.recipeDir ?? config.projectRoot)),
-    ...params.scripts.flatMap((s, i) => (s.file !== undefined ? [recipePath('configure', `scripts[${i}].file`, s.file, params.recipeDir ?? config.projectRoot)] : [])),
-  ];
+async function configureHostInputs(params: ConfigureParams, config: Config): Promise<string | undefined> {
+  const files = await recipeFiles('configure', params, config);
+  const sources = [...files.overlays, ...files.scripts.filter((f): f is string => f !== undefined)];
   if (sources.length === 0) return undefined;
   const hash = createHash('sha256');
   for (const s of sources) {
@@ -99,20 +102,23 @@ export function configureKind(host: HostSource): KindExecutor {
     } catch (err) {
       throw badInput(`step "${ctx.step.id}": ${(err as Error).message}`);
     }
-    const overlays = params.overlays.map((o, i) => ({ src: recipePath(ctx.step.id, `overlays[${i}].src`, o.src, params.recipeDir ?? ctx.config.projectRoot), dest: o.dest }));
-    for (const o of overlays) {
-      if (!(await fs.stat(o.src).catch(() => undefined))) throw badInput(`step "${ctx.step.id}": overlay ${o.src}: no such file or directory`);
-    }
+    const files = await recipeFiles(ctx.step.id, params, ctx.config);
+    const overlays = params.overlays.map((o, i) => ({ src: files.overlays[i]!, dest: o.dest }));
     const scripts = await Promise.all(params.scripts.map(async (s, i) => {
       const name = s.file ?? `inline script #${i + 1}`;
-      const text = s.file !== undefined
-        ? await fs.readFile(recipePath(ctx.step.id, `scripts[${i}].file`, s.file, params.recipeDir ?? ctx.config.projectRoot), 'utf8').catch((err: Error) => {
+      const file = files.scripts[i];
+      const text = s.file !== undefined && file !== undefined
+        ? await fs.readFile(file, 'utf8').catch((err: Error) => {
           throw badInput(`step "${ctx.step.id}": post-install script ${s.file}: ${err.message}`);
         })
         : s.inline ?? '';
       return { interpreter: s.interpreter, name, text };
     }));
-    const inVm = isolation === 'vm' && scripts.length > 0;
+    // A partner's own RPMs join the image from here too: installed with their scriptlets in
+    // the VM, never by mkimage-profiles (build leaves them out of its package list).
+    const ownRpms = isolation === 'vm' ? lockedBuilt(carried.lock).length : 0;
+    const inVm = isolation === 'vm' && (scripts.length > 0 || ownRpms > 0);
+    if (ownRpms) await appendNote(ctx, `isolation vm: ${ownRpms} partner RPM(s) installed by rpm inside vm-run (their %pre/%post in the VM); their files and what the scriptlets changed join the image as files`);
     await appendNote(ctx, `isolation ${isolation}: ${scripts.length === 0 ? 'no post-install scripts' : inVm
       ? `${scripts.length} post-install script(s) run under vm-run inside hasher (a qemu VM), never on the host kernel`
       : `${scripts.length} post-install script(s) run by mkimage-profiles in its hasher chroot`}`);
@@ -161,9 +167,10 @@ async function runInVm(ctx: KindContext, host: ReturnType<HostSource>, o: { bran
   });
   const repo = await stagePartnerRepo(ctx, o.carried);
   return withRoot(ctx, host, { branch: o.branch, arch: o.arch, repos: o.carried.context.repos, needKvm: true, initroot: { withStuff: !!repo, repo } }, async (root) => {
-    await runTool(ctx, installArgv(root, [...installNames(o.carried.lock), 'rpm-build-vm-run']));
+    const rpms = await installDistribution(ctx, root, o.carried, { partner: 'vm', extra: ['rpm-build-vm-run'] });
     const chroot = path.join(root.slot.workdir, 'chroot');
     const before = await rootSnapshot(chroot);
+    if (rpms) await installPartnerRpms(ctx, root, rpms, 'vm');
     for (const [i, command] of commands.entries()) {
       ctx.progress({ phase: `post-install script ${i + 1} in vm-run` });
       const program = argv.vmRun({ kvm: root.kvm ? 'try' : 'tcg', command });
@@ -172,7 +179,7 @@ async function runInVm(ctx: KindContext, host: ReturnType<HostSource>, o: { bran
       if (skipped) throw badInput(`step "${ctx.step.id}": vm-run ran nothing for post-install script ${o.scripts[i]!.name} (${skipped})`);
     }
     const changes = await writeRootChanges(o.featureDir, chroot, before, await rootSnapshot(chroot));
-    await appendNote(ctx, `vm-run (${root.kvm ? 'KVM' : 'TCG'}) ran ${commands.length} post-install script(s): ${changes.changed} path(s) made or changed, ${changes.removed} removed`);
+    await appendNote(ctx, `vm-run (${root.kvm ? 'KVM' : 'TCG'}) ran ${rpms ? `the partner RPMs' install and ` : ''}${commands.length} post-install script(s): ${changes.changed} path(s) made or changed, ${changes.removed} removed`);
     return { kvm: root.kvm, ...changes };
   });
 }

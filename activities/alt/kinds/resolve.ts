@@ -11,18 +11,26 @@ import { AltContext, writeCarried, PARTNER_REPO, type Carried } from '../context
 import type { Lock } from '../rpm-list';
 import { runTool } from '../tools';
 import { installArgv, kernelPackages, queryRoot, withRoot, type HostSource } from './shared';
+import { installPartnerRpms, partnerRpms } from '../partner-rpms';
+import { isolationFor } from '../../../plan/recipe-dir';
+import { recipeInput } from '../../recipe-inputs';
 
 
 /** The recipe's `sources`: .src.rpm files or directories of them, built before the image. */
 async function partnerSources(ctx: KindContext, params: StepParams<'resolve'>): Promise<string[]> {
   const named = params.sources;
   const files: string[] = [];
-  for (const rel of named) {
-    const p = path.resolve(params.recipeDir ?? ctx.config.projectRoot, rel);
-    const stat = await fs.stat(p).catch(() => undefined);
-    if (!stat) throw badInput(`step "${ctx.step.id}": source packages ${rel}: no such file or directory (${p})`);
+  for (const [i, rel] of named.entries()) {
+    // The worker's fence: symlinks resolved, the real path inside the recipe directory.
+    const p = await recipeInput(ctx.step.id, `sources[${i}]`, rel, params.recipeDir, ctx.config);
+    const stat = await fs.stat(p);
     if (stat.isDirectory()) {
-      const srpms = (await fs.readdir(p)).filter((f) => f.endsWith('.src.rpm')).sort();
+      const srpms = [];
+      for (const f of (await fs.readdir(p)).filter((n) => n.endsWith('.src.rpm')).sort()) {
+        // A link in the directory could name any host file: only plain files are built.
+        if (!(await fs.lstat(path.join(p, f))).isFile()) throw badInput(`step "${ctx.step.id}": source packages ${rel}: ${f} is not a regular file (a symlink?): refused`);
+        srpms.push(f);
+      }
       if (srpms.length === 0) throw badInput(`step "${ctx.step.id}": ${p} holds no *.src.rpm`);
       files.push(...srpms.map((f) => path.join(p, f)));
     } else if (p.endsWith('.src.rpm')) files.push(p);
@@ -61,7 +69,13 @@ export function resolveKind(host: HostSource): KindExecutor {
       }
       await runTool(ctx, argv.hshInitroot({ workdir: root.slot.workdir, number: root.slot.number, target: params.arch, aptConfig: root.files.aptConf, withQemu: root.withQemu, withStuff: srpms.length > 0, repo: srpms.length ? hasherRepo : undefined }));
       ctx.progress({ phase: 'installing' });
-      await runTool(ctx, installArgv(root, [...params.packages, ...kernelPackages(params.kernel)]));
+      // A partner's own RPMs install without their scriptlets (partner-rpms.ts): only the
+      // lock is wanted here. Their dependencies come with the recipe's other packages.
+      const own = built.length && isolationFor(ctx.owner ?? { kind: 'community' }) === 'vm'
+        ? await partnerRpms(ctx, { partnerRepo: path.join(ctx.outputsDir, PARTNER_REPO) }, { arch: params.arch, built })
+        : undefined;
+      await runTool(ctx, installArgv(root, [...params.packages.filter((n) => !own?.names.has(n)), ...kernelPackages(params.kernel)]));
+      if (own) await installPartnerRpms(ctx, root, own, 'no-scripts');
       const packages = await queryRoot(ctx, root);
       const excluded = packages.filter((p) => params.exclude.includes(p.name));
       if (excluded.length) {

@@ -11,6 +11,7 @@ import type { Carried } from '../context';
 import { acquireSlot, archMode, checkPriv, kvmAvailable, MIN_UID, rootProblem, writeStepFiles, type AltHost, type Slot, type StepFiles } from '../host';
 import { parseRpmQa, RPM_QUERY_FORMAT, type Lock, type RpmPackage } from '../rpm-list';
 import { runTool } from '../tools';
+import { installPartnerRpms, partnerRpms, type PartnerInstall, type PartnerRpms } from '../partner-rpms';
 
 /** The host is read once per worker, when the first alt step runs. */
 export type HostSource = () => AltHost;
@@ -100,3 +101,27 @@ export async function stagePartnerRepo(ctx: KindContext, carried: Carried): Prom
   return repo;
 }
 
+
+/**
+ * The lock's distribution packages through hsh-install (their scriptlets in the hasher
+ * chroot: trusted); for a partner's root (`partner` set) without the partner's own RPMs,
+ * which are returned for installPartnerRpms. The step log says which went where.
+ */
+export async function installDistribution(ctx: KindContext, root: Root, carried: Carried, o: { partner?: PartnerInstall; extra?: readonly string[] }): Promise<PartnerRpms | undefined> {
+  const extra = o.extra ?? [];
+  const rpms = o.partner ? await partnerRpms(ctx, carried, carried.lock) : undefined;
+  if (!rpms) {
+    await runTool(ctx, installArgv(root, [...installNames(carried.lock), ...extra]));
+    return undefined;
+  }
+  const trusted = carried.lock.packages.map((p) => p.name).filter((n) => !rpms.names.has(n));
+  await fs.appendFile(ctx.logPath, `--- sborka: ${trusted.length} distribution package(s) through hsh-install (scriptlets in the hasher chroot); partner package(s) ${[...rpms.names].sort().join(', ')} through rpm ${o.partner === 'vm' ? 'inside vm-run (scriptlets in the VM)' : '--noscripts (no scriptlets run)'}\n`);
+  await runTool(ctx, installArgv(root, [...trusted, ...extra]));
+  return rpms;
+}
+
+/** installDistribution, then the partner's RPMs as `partner` says. */
+export async function installLock(ctx: KindContext, root: Root, carried: Carried, o: { partner?: PartnerInstall; extra?: readonly string[] }): Promise<void> {
+  const rpms = await installDistribution(ctx, root, carried, o);
+  if (rpms && o.partner) await installPartnerRpms(ctx, root, rpms, o.partner);
+}

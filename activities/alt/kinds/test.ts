@@ -9,7 +9,8 @@ import { runAltBootTest } from '../boot';
 import { runAltReproducibleTest } from './reproducible';
 import { readCarried } from '../context';
 import { runTool } from '../tools';
-import { installArgv, installNames, stagePartnerRepo, withRoot, type HostSource } from './shared';
+import { VM_SKIPPED } from '../partner-rpms';
+import { installLock, stagePartnerRepo, withRoot, type HostSource } from './shared';
 
 
 /**
@@ -33,7 +34,7 @@ export function testKind(host: HostSource): KindExecutor {
     }
     await fs.appendFile(ctx.logPath, `--- sborka: isolation ${isolation}: the test command runs ${useVm ? 'under vm-run inside hasher (a qemu VM)' : 'through hsh-run in the hasher chroot'}\n`);
     return withRoot(ctx, host(), { branch: params.branch, arch: params.arch, repos: carried.context.repos, needKvm: useVm, initroot: { withStuff: !!repo, repo } }, async (root) => {
-      await runTool(ctx, installArgv(root, [...installNames(carried.lock), ...(useVm ? ['rpm-build-vm-run'] : [])]));
+      await installLock(ctx, root, carried, { partner: isolation === 'vm' ? 'vm' : undefined, extra: useVm ? ['rpm-build-vm-run'] : [] });
       const program = useVm ? argv.vmRun({ kvm: root.kvm ? 'try' : 'tcg', command: t.argv }) : t.argv;
       const run = await runTool(ctx, argv.hshRun({ workdir: root.slot.workdir, number: root.slot.number, program, mountpoints: root.mountpoints }), {
         keepStdout: true, nonRetryableExitCodes: t.exitCode === 0 ? [] : [0],
@@ -54,4 +55,4 @@ export function testKind(host: HostSource): KindExecutor {
 }
 
 /** What vm-run prints when it ran nothing (--kvm=cond without KVM; the stub on other arches). */
-export const SKIP_MARKERS = ['Not running due to no KVM support', 'vm-run is not supported on your architecture'];
+export const SKIP_MARKERS = VM_SKIPPED;

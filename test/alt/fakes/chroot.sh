@@ -1,6 +1,6 @@
 # The fake hasher chroot, sourced by lib.sh. A real chroot holds the packages' files; the
 # fake one holds, per installed package, small scripts standing for the programs it ships
-# (below), and its rpm database (.fake-rpmdb). Programs run "in the chroot" are looked up
+# (below), and its rpm database ($RPMDB, under rpm's %_dbpath /var/lib/rpm). Programs run "in the chroot" are looked up
 # there only, with PATH limited to the chroot's bin directories, so a program the chroot
 # lacks is not found, as in the real chroot, and nothing runs against the host's /.
 
@@ -39,6 +39,9 @@ install_shipped() {
 	done
 }
 
+# The fake rpm database inside a chroot: name epoch version release arch license sourcerpm.
+RPMDB=/var/lib/rpm/fake-rpmdb
+
 SHIPPED_HEAD=$'#!/bin/bash\n# sborka fake: shipped by a package'
 CHROOT_PATH_DIRS='/usr/bin /bin /usr/sbin /sbin'
 
@@ -73,4 +76,19 @@ chroot_exec() {
 		PATH="$p" exec "$root$interp" "$found" "$@"
 	fi
 	PATH="$p" exec "$found" "$@"
+}
+
+# A package's %post (the index line's 9th field, base64), run as rpm runs it: /bin/sh from
+# the root, after the package's files. Where it ran goes to .state/scriptlets ("vm" inside
+# the fake vm-run, else the program that ran it) so tests see which path a scriptlet took.
+# A failing %post is a warning, the install goes on.
+run_post() {
+	local root="$1" line="$2" name script rc=0
+	name="$(printf '%s' "$line" | cut -f1)"
+	script="$(printf '%s' "$line" | cut -f9 | base64 -d 2>/dev/null)" || script=
+	[ -n "$script" ] || return 0
+	local who="$PROG"; [ -z "${FAKE_VM-}" ] || who=vm
+	printf "%s\t%s\n" "$who" "$name" >> "$STATE/scriptlets"
+	( chroot_exec "$root" 1 /bin/sh -c "$script" ) || rc=$?
+	[ "$rc" -eq 0 ] || echo "warning: %post($(printf '%s' "$line" | cut -f1,3,4 | tr '\t' -)) scriptlet failed, exit status $rc" >&2
 }
