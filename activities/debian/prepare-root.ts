@@ -3,7 +3,8 @@
 // is an entry of the step store under its own key, so a product that adds one package
 // installs only that package on top of the cached base. A foreign-arch root is unpacked
 // only (its maintainer scripts cannot run here), and so is a partner's (isolation "vm"):
-// configure installs it inside a VM.
+// configure installs it inside a VM. mmdebstrap builds each root on a tmpfs when one has
+// room for it (root-scratch.ts: dpkg's fsyncs and the tree's removal cost nothing there).
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { canonicalJson, sha256Hex } from '../../plan/cache-key';
@@ -17,7 +18,8 @@ import { snapshotLists } from './apt-state';
 import { prefetchDebs } from './deb-prefetch';
 import { rootRecord } from './root-record';
 import { compareWithLock, debCacheDir, hostDebArch, installedPackages, keepDebs, linkOrCopy, mmdebstrapArgv, seedDebs } from './mmdebstrap';
-import { runTool, tail } from './run-tool';
+import { estimateRootBytes, rootScratch, tmpfsDir, type RootScratch } from './root-scratch';
+import { runTool, tail, type ToolRun } from './run-tool';
 
 export const ROOTFS = 'rootfs.tar';
 const BASE_TAR = 'base.tar';
@@ -171,14 +173,13 @@ async function mmdebstrap(ctx: KindContext, lock: Lock, run: LayerRun): Promise<
     variant: run.variant, include: run.packages.map(pinned), lock, target: run.target, seedDir, debsOut, statusOut,
     baseTar: run.baseTar !== undefined, keepDebs: run.keepDebs, listsDir: run.lists,
   });
-  const result = await runTool(ctx, argv, {
-    phase: run.phase,
-    // INITRD=No: the kernel's postinst makes no initramfs here; configure makes the one the
-    // image boots, after the overlays and settings that go into it (one run instead of two).
-    // TMPDIR: the root is made inside `dir` (mkdtemp's 0700), where _apt cannot reach it
-    // whatever the modes above the state directory (why: the partial/ hook of mmdebstrapArgv).
-    env: { SOURCE_DATE_EPOCH: String(lock.sourceDateEpoch), INITRD: 'No', TMPDIR: dir, ...(run.baseTar ? { SBORKA_BASE_TAR: run.baseTar } : {}) },
-  });
+  const estimate = run.lists && tmpfsDir() !== undefined ? await estimateRootBytes(run.lists, run.wanted) : undefined;
+  let result = await runIn(ctx, lock, run, argv, await rootScratch(ctx.workDir, estimate));
+  if (!result.ok && result.onTmpfs && result.lines.some((l) => /No space left on device/.test(l))) {
+    // Another build took the room meanwhile: the same run on disk (the bytes do not change).
+    await appendLogLines(ctx.logPath, ['--- sborka: the tmpfs filled up: building the root again on disk']);
+    result = await runIn(ctx, lock, run, argv, await rootScratch(ctx.workDir, undefined));
+  }
   await keepDebs(debsOut, cacheDir);
   if (!result.ok) {
     const apt = result.lines.filter((l) => /^E: |Version '.*' for '.*' was not found/.test(l));
@@ -195,6 +196,24 @@ async function mmdebstrap(ctx: KindContext, lock: Lock, run: LayerRun): Promise<
     throw badInput(`step "${ctx.step.id}": the root does not match the lock (${problems.length} differences); resolve again:\n${problems.slice(0, 20).join('\n')}`);
   }
   await fs.rm(dir, { recursive: true, force: true });
+}
+
+/** One mmdebstrap run with its root in `scratch` (released after, whatever the outcome). */
+async function runIn(ctx: KindContext, lock: Lock, run: LayerRun, argv: string[], scratch: RootScratch): Promise<ToolRun & { onTmpfs: boolean }> {
+  await appendLogLines(ctx.logPath, [`--- sborka: ${run.phase}: the root is built in ${scratch.dir}${scratch.onTmpfs ? ' (tmpfs)' : ''}`]);
+  try {
+    const result = await runTool(ctx, argv, {
+      phase: run.phase,
+      // INITRD=No: the kernel's postinst makes no initramfs here; configure makes the one the
+      // image boots, after the overlays and settings that go into it (one run instead of two).
+      // TMPDIR: the root is made inside the scratch directory (mkdtemp's 0700), where _apt
+      // cannot reach it whatever the modes above it (why: the partial/ hook of mmdebstrapArgv).
+      env: { SOURCE_DATE_EPOCH: String(lock.sourceDateEpoch), INITRD: 'No', TMPDIR: scratch.dir, ...(run.baseTar ? { SBORKA_BASE_TAR: run.baseTar } : {}) },
+    });
+    return { ...result, onTmpfs: scratch.onTmpfs };
+  } finally {
+    await scratch.release();
+  }
 }
 
 /** For an unpacked root: every locked deb must be among those apt fetched (dpkg has recorded nothing). */

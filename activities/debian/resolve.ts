@@ -108,16 +108,22 @@ async function resolveWith(ctx: KindContext, params: ResolveParams, debArch: str
 async function computeLock(ctx: KindContext, params: ResolveParams, debArch: string, sources: AptSource[], apt: AptRoot, env: Record<string, string>): Promise<Lock> {
   const stepId = ctx.step.id;
   const removals = params.exclude.map((e) => `${e}-`);
-  // apt's package cache once, then both simulations and the reading of the indexes side by
-  // side: none needs another's result (the kernel's package is named by its flavour).
-  ctx.progress({ phase: 'apt-cache gencaches' });
-  await runOrThrow(ctx, ['apt-cache', 'gencaches'], { env, phase: 'apt-cache gencaches' });
-  ctx.progress({ phase: 'resolving the base set and the packages' });
   const kernel = params.kernel ? kernelPackage(params.kernel, debArch) : undefined;
   const requested = [...params.packages, ...(kernel ? [kernel] : [])];
+  // apt's package cache once, then both simulations and the reading of the indexes side by
+  // side: none needs another's result (the kernel's package is named by its flavour). With
+  // nothing requested there is one simulation, which makes the cache itself.
+  if (requested.length) {
+    ctx.progress({ phase: 'apt-cache gencaches' });
+    await runOrThrow(ctx, ['apt-cache', 'gencaches'], { env, phase: 'apt-cache gencaches' });
+  }
+  ctx.progress({ phase: 'resolving the base set and the packages' });
+  const baseSim = simulate(ctx, env, [...BASE_SET, ...removals], 'the base system (essential, required, apt)');
+  // Nothing requested: the full set is the base set, one simulation (the same argv) gives both.
+  const fullSim = requested.length ? simulate(ctx, env, [...BASE_SET, ...requested, ...removals], `the packages ${requested.join(', ')}`) : baseSim;
   const [baseRun, fullRun, indexRun] = await Promise.allSettled([
-    simulate(ctx, env, [...BASE_SET, ...removals], 'the base system (essential, required, apt)'),
-    simulate(ctx, env, [...BASE_SET, ...requested, ...removals], `the packages ${requested.join(', ')}`),
+    baseSim,
+    fullSim,
     Promise.all([readPackageIndexes(apt.listsDir), newestReleaseDate(apt.listsDir)]),
   ]);
   // All settled (no apt left running behind the step), the failures told in the order the
