@@ -53,6 +53,18 @@ const LogManifest = z.object({
   annotations: z.record(z.string(), z.string()),
 });
 
+const LOG_TAG = /^log-[0-9a-f]{64}$/;
+
+function parsedLog(body: Buffer) {
+  try {
+    return LogManifest.safeParse(JSON.parse(body.toString('utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RemoteLogInfo { tenant?: string; tag: string; digest: string; bytes: number; updatedMs: number; buildId: string }
+
 export interface RemoteLog {
   size: number;
   /** The last attempt that wrote it has ended (a later attempt may add to it). */
@@ -205,6 +217,52 @@ export class LogStore {
       },
     };
     await this.oci.o.client.putManifest(repo, logTag(id), OCI_MANIFEST, Buffer.from(JSON.stringify(manifest)));
+  }
+
+  /** Every step log in the owner's namespace, for gc: its tag, manifest digest, bytes and last write. */
+  async list(tenant: string | undefined): Promise<RemoteLogInfo[]> {
+    const repo = this.repo(tenant);
+    const out: RemoteLogInfo[] = [];
+    for (const t of (await this.oci.o.client.listTags(repo)).filter((x) => LOG_TAG.test(x)).sort()) {
+      const got = await this.oci.o.client.getManifest(repo, t);
+      if (!got?.digest) continue; // removed meanwhile
+      const m = parsedLog(got.body);
+      // Not a log this code wrote: left to the registry's owner, never guessed at.
+      if (!m?.success) continue;
+      const a = m.data.annotations;
+      const bytes = m.data.layers.reduce((n, c) => n + c.size, 0);
+      out.push({ ...(tenant === undefined ? {} : { tenant }), tag: t, digest: got.digest, bytes, updatedMs: Date.parse(a[ANN.updated] ?? '') || 0, buildId: a[ANN.build] ?? '' });
+    }
+    return out;
+  }
+
+  /** Partners whose namespace holds logs (a tenant may have logs and no entries yet). */
+  async tenants(): Promise<string[]> {
+    const found = /^tenants\/([^/]+)\/logs$/;
+    const prefix = `${this.oci.o.prefix}/`;
+    return (await this.oci.o.client.listRepositories(this.oci.o.prefix))
+      .filter((r) => r.startsWith(prefix))
+      .map((r) => found.exec(r.slice(prefix.length))?.[1])
+      .filter((t): t is string => t !== undefined && this.validTenant(t))
+      .sort();
+  }
+
+  /** The entry repository's own name check (it throws on a name that could name another repository). */
+  private validTenant(t: string): boolean {
+    try {
+      this.oci.repo(t);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Removes a listed log if its manifest is still the listed one (no chunk was added since). */
+  async remove(info: RemoteLogInfo): Promise<boolean> {
+    const repo = this.repo(info.tenant);
+    const got = await this.oci.o.client.getManifest(repo, info.tag);
+    if (!got || got.digest !== info.digest) return false;
+    return this.oci.o.client.deleteManifest(repo, info.digest);
   }
 
   /** pushBlob takes a file: the bytes go through one in the state directory. */

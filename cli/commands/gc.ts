@@ -4,7 +4,8 @@ import { CliContext } from '../context';
 import { parseDurationFlag, parseSizeFlag } from '../durations';
 import { formatBytes, keysInUse } from '../../service/store-usage';
 import { gcStore, StepStore } from '../../activities';
-import { gcRemoteStore, type GcOptions, type GcResult } from '../../activities/store-gc';
+import { gcRemoteLogs, gcRemoteStore, type GcOptions, type GcResult } from '../../activities/store-gc';
+import { LogStore } from '../../activities/log-store';
 import { openOciStore } from '../../activities/store-remote';
 
 const usage = 'sborka gc [--max-age 14d] [--max-size 100G] [--dry-run]';
@@ -42,6 +43,11 @@ export const gcCommand: Command = {
       if (oci) {
         try {
           report(`remote store ${ctx.config.remoteStore!.url}`, await gcRemoteStore(oci, options));
+          // Step logs go by age alone (no size budget evicts the evidence of a build).
+          if (options.maxAgeMs !== undefined) {
+            const logs = await gcRemoteLogs(new LogStore(oci), options);
+            io.stdout.write(`remote step logs: ${verb} ${logs.removed} logs, ${formatBytes(logs.freedBytes)}; kept ${logs.kept}\n`);
+          }
         } finally {
           await oci.o.client.close();
         }

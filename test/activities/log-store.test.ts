@@ -11,6 +11,7 @@ import { localLogFile, openStepLog } from '../../activities/log-read';
 import { LogShipper, logsShipped } from '../../activities/log-ship';
 import { closeLogStores, logStoreFor, logTag, LogStoreError, type LogId, type LogStore } from '../../activities/log-store';
 import { stepLogPath } from '../../activities/step-log';
+import { gcRemoteLogs } from '../../activities/store-gc';
 import { loadConfig, type Config } from '../../config/config';
 import { checkedStream } from '../../service/api/artifacts';
 import { startRegistry, type Registry } from '../publish/helpers';
@@ -192,6 +193,33 @@ describe('reading a log from the store', () => {
     fs.writeFileSync(path.join(outside, 'talk.log'), 'outside\n');
     fs.symlinkSync(path.dirname(outside), path.join(a.logDir, 'b-linked'));
     expect(localLogFile(a.logDir, id({ buildId: 'b-linked' }))).toBeUndefined();
+  });
+});
+
+describe('gc of remote logs', () => {
+  it('removes logs last written longer ago than max-age, in every namespace; keeps newer ones, one written since listing, and what is no log', async () => {
+    const s = await store(host('a'));
+    const put = async (which: LogId, text: string) => s.putManifest(which, [await s.pushChunk(which, Buffer.from(text))], true);
+    await put(id({ stepId: 'old' }), 'old log\n');
+    await put(id({ tenant: 'acme', stepId: 'old' }), 'partner log\n');
+    // A tag in the logs repository that is not a step log (someone else's): never touched.
+    const repo = s.repo(undefined);
+    const foreign = (await s.oci.o.client.getManifest(repo, logTag(id({ stepId: 'old' }))))!;
+    await s.oci.o.client.putManifest(repo, 'log-not-a-hash', 'application/vnd.oci.image.manifest.v1+json', foreign.body);
+    const day = 86_400_000;
+    // Now: nothing is a day old.
+    expect(await gcRemoteLogs(s, { maxAgeMs: day })).toEqual({ removed: 0, freedBytes: 0, kept: 2 });
+    // A dry run two days on names both and removes none.
+    expect(await gcRemoteLogs(s, { maxAgeMs: day, now: Date.now() + 2 * day, dryRun: true })).toMatchObject({ removed: 2 });
+    expect(await s.stat(id({ stepId: 'old' }))).toBeDefined();
+    // A log a new chunk reached after it was listed is kept: its manifest is no longer the listed one.
+    const listed = (await s.list(undefined)).find((l) => l.tag === logTag(id({ stepId: 'old' })))!;
+    await put(id({ stepId: 'old' }), 'old log\nand a new line\n');
+    expect(await s.remove(listed)).toBe(false);
+    expect(await gcRemoteLogs(s, { maxAgeMs: day, now: Date.now() + 2 * day })).toEqual({ removed: 2, freedBytes: 'old log\nand a new line\n'.length + 'partner log\n'.length, kept: 0 });
+    expect(await s.stat(id({ stepId: 'old' }))).toBeUndefined();
+    expect(await s.stat(id({ tenant: 'acme', stepId: 'old' }))).toBeUndefined();
+    expect(await s.oci.o.client.getManifest(repo, 'log-not-a-hash')).toBeDefined();
   });
 });
 
