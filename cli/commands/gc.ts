@@ -4,7 +4,8 @@ import { CliContext } from '../context';
 import { parseDurationFlag, parseSizeFlag } from '../durations';
 import { formatBytes, keysInUse } from '../../service/store-usage';
 import { gcStore, StepStore } from '../../activities';
-import { gcRemoteLogs, gcRemoteStore, type GcOptions, type GcResult } from '../../activities/store-gc';
+import { gcRemoteStore, type GcOptions, type GcResult } from '../../activities/store-gc';
+import { gcRemoteLogs } from '../../activities/log-gc';
 import { LogStore } from '../../activities/log-store';
 import { openOciStore } from '../../activities/store-remote';
 

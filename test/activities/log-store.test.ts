@@ -11,7 +11,7 @@ import { localLogFile, openStepLog } from '../../activities/log-read';
 import { LogShipper, logsShipped } from '../../activities/log-ship';
 import { closeLogStores, logStoreFor, logTag, LogStoreError, type LogId, type LogStore } from '../../activities/log-store';
 import { stepLogPath } from '../../activities/step-log';
-import { gcRemoteLogs } from '../../activities/store-gc';
+import { gcRemoteLogs } from '../../activities/log-gc';
 import { loadConfig, type Config } from '../../config/config';
 import { checkedStream } from '../../service/api/artifacts';
 import { startRegistry, type Registry } from '../publish/helpers';

@@ -11,7 +11,7 @@ import { createApiServer } from '../../service/api/server';
 import { syncSchedules } from '../../service/schedules';
 import { parsePlan } from '../../plan/plan';
 import { x86Plan } from '../helpers/sborka-env';
-import { ApiEnv, fragilePlan, ROLES, writerPlan, type TestRole } from './helpers';
+import { ApiEnv, fragilePlan, ROLES, sseEvents, writerPlan, type TestRole } from './helpers';
 
 jest.setTimeout(300_000);
 
@@ -54,26 +54,8 @@ async function readSse(url: string, as: TestRole, until: (event: string, data: J
     clearTimeout(timer);
     return { status: res.status, events };
   }
-  const reader = res.body!.getReader();
-  const dec = new TextDecoder();
-  let buf = '';
   try {
-    outer: for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += dec.decode(value, { stream: true });
-      let i: number;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const chunk = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const name = /^event: (.*)$/m.exec(chunk)?.[1];
-        const data = chunk.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-        if (!name) continue;
-        const parsed = JSON.parse(data);
-        events.push({ event: name, data: parsed });
-        if (until(name, parsed)) break outer;
-      }
-    }
+    events.push(...(await sseEvents(res, until)));
   } finally {
     clearTimeout(timer);
     ctl.abort();

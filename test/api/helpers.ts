@@ -124,3 +124,35 @@ export function outputDir(name: string): string {
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }
+
+/**
+ * The events of a server-sent event stream, read until `until(event, data)` says stop or the
+ * stream ends; the body is cancelled either way.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- event payloads are whatever the server sent
+export async function sseEvents(res: Response, until: (event: string, data: any) => boolean): Promise<Array<{ event: string; data: any }>> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const events: Array<{ event: string; data: any }> = [];
+  const reader = res.body!.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return events;
+      buf += dec.decode(value, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const chunk = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const event = /^event: (.*)$/m.exec(chunk)?.[1];
+        if (!event) continue;
+        const data: unknown = JSON.parse(chunk.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n'));
+        events.push({ event, data });
+        if (until(event, data)) return events;
+      }
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}

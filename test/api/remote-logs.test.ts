@@ -22,6 +22,7 @@ import { createToken } from '../../service/api/tokens';
 import { startWorkers, type WorkerSet } from '../../service/worker';
 import { eventually, SborkaEnv, x86Plan } from '../helpers/sborka-env';
 import { startRegistry, type Registry } from '../publish/helpers';
+import { sseEvents } from './helpers';
 
 jest.setTimeout(300_000);
 
@@ -90,29 +91,10 @@ async function req(url: string, as = 'partner:acme', method = 'GET', body?: unkn
 async function follow(url: string, onEvent: (event: string, data: { text?: string; message?: string }) => void = () => undefined) {
   const res = await fetch(base + url, { headers: { authorization: `Bearer ${tokens['partner:acme']}` } });
   expect(res.status).toBe(200);
-  const reader = res.body!.getReader();
-  const dec = new TextDecoder();
-  const events: Array<{ event: string; data: { text?: string; message?: string; offset?: number } }> = [];
-  let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += dec.decode(value, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const chunk = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const event = /^event: (.*)$/m.exec(chunk)?.[1];
-      if (!event) continue;
-      const data = JSON.parse(chunk.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n'));
-      events.push({ event, data });
-      onEvent(event, data);
-      if (event === 'end' || event === 'error') {
-        await reader.cancel();
-        return events;
-      }
-    }
-  }
+  const events: Array<{ event: string; data: { text?: string; message?: string; offset?: number } }> = await sseEvents(res, (event, data) => {
+    onEvent(event, data);
+    return event === 'end' || event === 'error';
+  });
   return events;
 }
 

@@ -5,12 +5,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { createQueueWatchActivities } from '../../activities/queue-watch';
 import { diffCommand } from '../../cli/commands/diff';
+import { runCommand } from '../helpers/run-command';
 import { loadConfig } from '../../config/config';
 import { parsePlan, type PlanInput } from '../../plan/plan';
 import { Changes } from '../../publish/changes';
@@ -80,13 +80,7 @@ it('sborka diff lists the exact package changes with their changelogs and the si
   expect(c!.recipe.steps).toEqual({ added: [], removed: [], changed: ['image', 'resolve'] });
 
   // The CLI, text and --json.
-  const run = async (args: string[]) => {
-    const out = new PassThrough();
-    const chunks: Buffer[] = [];
-    out.on('data', (d: Buffer) => chunks.push(d));
-    const code = await diffCommand.run(args, { stdout: out, stderr: new PassThrough(), cwd: tmp });
-    return { code, text: Buffer.concat(chunks).toString('utf8') };
-  };
+  const run = (args: string[]) => runCommand(diffCommand, args, tmp);
   const json = await run(['diff-2', 'diff-1', '--json']);
   expect(json.code).toBe(0);
   expect(Changes.array().parse(JSON.parse(json.text))).toEqual([c]);

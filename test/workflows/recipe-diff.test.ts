@@ -5,13 +5,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { recordCompiled } from '../../activities/recipe-record';
 import { createQueueWatchActivities } from '../../activities/queue-watch';
 import { diffCommand } from '../../cli/commands/diff';
+import { runCommand } from '../helpers/run-command';
 import { loadConfig } from '../../config/config';
 import { compile } from '../../dsl/compile';
 import { parsePlan } from '../../plan/plan';
@@ -70,13 +70,7 @@ it('shows the imported file that changed between two builds, and says when a bui
   expect(c!.from.buildId).toBe('recipe-1');
   expect(c!.recipe.files?.map((f) => [f.name, f.status, f.lines.filter((l) => /^[-+]/.test(l))])).toEqual([['minimal.sborka', 'changed', ['+    less']]]);
 
-  const run = async (args: string[]) => {
-    const out = new PassThrough();
-    const chunks: Buffer[] = [];
-    out.on('data', (d: Buffer) => chunks.push(d));
-    const code = await diffCommand.run(args, { stdout: out, stderr: new PassThrough(), cwd: tmp });
-    return { code, text: Buffer.concat(chunks).toString('utf8') };
-  };
+  const run = (args: string[]) => runCommand(diffCommand, args, tmp);
   const json = await run(['recipe-2', 'recipe-1', '--json']);
   expect(json.code).toBe(0);
   expect(Changes.array().parse(JSON.parse(json.text))[0]!.recipe.files?.[0]?.name).toBe('minimal.sborka');
