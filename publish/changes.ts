@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { changelogBetween, VERSION_ORDER, type ChangelogEntry } from './debversion';
 import { diffSources, fileDiffMarkdown, RecipeFileDiff, type RecipeFile } from './recipe-sources';
+import { rpmChangelogBetween } from './rpm-changelog';
 
 export const CHANGES_JSON = 'changes.json';
 export const CHANGES_MD = 'CHANGES.md';
@@ -26,6 +27,8 @@ export const ChangeSide = z.object({
   /** The plan's steps of this variant (id as name, kind, digest of the params): the recipe's effect. */
   steps: z.array(z.object({ name: z.string(), kind: z.string(), params: z.string() })).optional(),
   packages: z.array(SidePackage).optional(),
+  /** The alt toolchain: directories the side's RPM files are in (their %changelog is read from them). */
+  rpmDirs: z.array(z.string()).optional(),
   /** Package → its license expression and status in the license report. */
   licenses: z.array(z.object({ name: z.string(), license: z.string(), status: z.string() })).optional(),
   licenseVerdict: z.string().optional(),
@@ -106,7 +109,9 @@ export function compareBuilds(from: ChangeSide, to: ChangeSide, changelogOf: Cha
     const scheme = to.versions ?? 'deb';
     const order = VERSION_ORDER[scheme](old.version, p.version);
     if (order === 0) continue;
-    const changelog = changelogBetween(changelogOf(p.name) ?? [], old.version, p.version, scheme);
+    // RPM's entries are placed by position (ALT's names may lack a version); dpkg's by version.
+    const entries = changelogOf(p.name) ?? [];
+    const changelog = scheme === 'rpm' ? rpmChangelogBetween(entries, old.version, p.version) : changelogBetween(entries, old.version, p.version, scheme);
     (order < 0 ? upgraded : downgraded).push({ name: p.name, from: old.version, to: p.version, changelog });
   }
 

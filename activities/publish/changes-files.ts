@@ -10,6 +10,8 @@ import { CHANGES_JSON, CHANGES_MD, changesMarkdown, compareBuilds, reportLicense
 import { sha256OfFile } from './fs-util';
 import { BUILD_JSON, copiedFile, type PublishFile } from './files-target';
 import { debCacheChangelogs } from './changelogs';
+import { altChangelogs, altRpmDir } from '../alt/changelog';
+import { evr, Lock as AltLock } from '../alt/rpm-list';
 import { loadRecipeSources } from '../recipe-record';
 import { Owner } from '../../plan/schemas';
 
@@ -61,13 +63,17 @@ async function readReport(file: string | undefined): Promise<Pick<ChangeSide, 'l
   }
 }
 
-async function readPackages(file: string | undefined): Promise<ChangeSide['packages']> {
-  if (!file) return undefined;
+async function readPackages(file: string | undefined): Promise<Pick<ChangeSide, 'packages' | 'versions' | 'rpmDirs'>> {
+  if (!file) return {};
   try {
-    const parsed = LockPackages.safeParse(JSON.parse(await fs.readFile(file, 'utf8')));
-    return parsed.success ? parsed.data.packages.map((p) => ({ name: p.name, version: p.version, ...(p.arch ? { arch: p.arch } : {}) })) : undefined;
+    const json = JSON.parse(await fs.readFile(file, 'utf8')) as unknown;
+    // The alt toolchain's lock: [epoch:]version-release in RPM's order, its built RPMs beside it.
+    const alt = AltLock.safeParse(json);
+    if (alt.success) return { versions: 'rpm', packages: alt.data.packages.map((p) => ({ name: p.name, version: evr(p), arch: p.arch })), rpmDirs: [altRpmDir(path.dirname(file), alt.data.arch)] };
+    const parsed = LockPackages.safeParse(json);
+    return parsed.success ? { packages: parsed.data.packages.map((p) => ({ name: p.name, version: p.version, ...(p.arch ? { arch: p.arch } : {}) })) } : {};
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -103,7 +109,7 @@ export async function changesFiles(req: ChangesRequest): Promise<PublishFile[]> 
     ...(prev.data.recipeDigest ? { recipeDigest: prev.data.recipeDigest } : {}),
     ...recipeFiles(req.storeDir, prev.data, cur.data.owner),
     ...(prev.data.license?.verdict ? { licenseVerdict: prev.data.license.verdict } : {}),
-    packages: await readPackages(prev.data.lock ? path.join(prevDir, prev.data.lock.file) : undefined),
+    ...(await readPackages(prev.data.lock ? path.join(prevDir, prev.data.lock.file) : undefined)),
     ...(await readReport(req.licenseReport ? path.join(prevDir, path.basename(req.licenseReport)) : undefined)),
     outputs: (prev.data.files ?? []).filter((f) => !CHANGE_FILES.has(f.name)).map((f) => ({ name: f.name, size: f.size })),
   };
@@ -114,13 +120,13 @@ export async function changesFiles(req: ChangesRequest): Promise<PublishFile[]> 
     ...(cur.data.recipeDigest ? { recipeDigest: cur.data.recipeDigest } : {}),
     ...recipeFiles(req.storeDir, cur.data, cur.data.owner),
     ...(cur.data.license?.verdict ? { licenseVerdict: cur.data.license.verdict } : {}),
-    packages: await readPackages(req.lockFile),
+    ...(await readPackages(req.lockFile)),
     ...(await readReport(req.licenseReport)),
     outputs: req.files.filter((f) => !CHANGE_FILES.has(f.name)).map((f) => ({ name: f.name, size: f.size })),
   };
   // Another product or arch published under the same path: nothing to compare with.
   if (from.product !== to.product || from.arch !== to.arch) return [];
-  const changes = compareBuilds(from, to, debCacheChangelogs(req.debDir, [from, to]));
+  const changes = compareBuilds(from, to, to.versions === 'rpm' ? altChangelogs([from, to]) : debCacheChangelogs(req.debDir, [from, to]));
   const dir = path.join(req.workDir, 'changes');
   await fs.mkdir(dir, { recursive: true });
   const out: PublishFile[] = [];
