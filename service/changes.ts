@@ -1,9 +1,12 @@
 // `sborka diff` and GET /api/builds/:id/changes: reads two builds' sides (their plans from
 // Temporal, their locks, license reports and outputs from the store) and compares them with
-// publish/changes.ts. Changelogs come from the .debs in the deb cache (changelog.Debian.gz).
+// publish/changes.ts. Changelogs come from the .debs in the deb cache (changelog.Debian.gz),
+// on the alt toolchain from the RPM files beside the lock (activities/alt/changelog.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { Config } from '../config/config';
+import { altChangelogs, altRpmDir } from '../activities/alt/changelog';
 import { evr, Lock as AltLock } from '../activities/alt/rpm-list';
 import { Lock, LOCK_FILE } from '../activities/debian/lock';
 import { MANIFEST_FILE } from '../activities/store-verify';
@@ -13,6 +16,7 @@ import { compareBuilds, reportLicenses, type Changes, type ChangeSide } from '..
 import { canonicalJson, sha256Hex } from '../plan/cache-key';
 import type { BuildPlan } from '../plan/plan';
 import { buildResult, buildView, listBuilds, planOfBuild } from './builds';
+import { readStepFile, storeOf } from './step-file';
 
 const LICENSE_REPORT = 'license-report.json';
 /** Step kinds whose outcome is a test result: `test` (boot, run, reproducible) and any other *test* kind. */
@@ -38,8 +42,16 @@ function readJson(file: string): unknown {
   }
 }
 
+function readJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** One variant of a build (the one of `arch`), as compareBuilds takes it. */
-export async function readSide(client: Client, buildId: string, arch: string, storeDir?: string): Promise<ChangeSide> {
+export async function readSide(client: Client, buildId: string, arch: string, storeDir?: string, config?: Config): Promise<ChangeSide> {
   const plan: BuildPlan = await planOfBuild(client, buildId);
   const variant = plan.variants.find((v) => v.arch === arch);
   if (!variant) throw new Error(`build ${buildId} has no variant for ${arch} (it has ${plan.variants.map((v) => v.arch).join(', ')})`);
@@ -56,6 +68,12 @@ export async function readSide(client: Client, buildId: string, arch: string, st
   // The recipe's text, in the build owner's scope (a refused or missing record: no text diff).
   const recorded = storeDir && plan.recipeDigest ? loadRecipeSources(storeDir, plan.owner, plan.recipeDigest) : undefined;
   if (recorded && 'sources' in recorded) side.recipeFiles = recorded.sources.files;
+  // The license report from the step's store entry (pulled and checked on this host), never a worker's path.
+  const store = config ? storeOf({ config }) : storeDir ? storeOf({ storeDir }) : undefined;
+  const storedJson = async (key: string | undefined) => {
+    const bytes = store && key ? await readStepFile(store, { key, owner: plan.owner }, LICENSE_REPORT, 64 << 20).catch(() => undefined) : undefined;
+    return bytes ? readJsonText(bytes.toString('utf8')) : undefined;
+  };
   const tests: NonNullable<ChangeSide['tests']> = [];
   for (const st of status?.steps ?? []) {
     if (TEST_KINDS.test(st.kind)) {
@@ -70,8 +88,11 @@ export async function readSide(client: Client, buildId: string, arch: string, st
     if (lock.success) side.packages = lock.data.packages.map((p) => ({ name: p.name, version: p.version, arch: p.arch }));
     // The alt toolchain's lock (the rpm list of its root): versions in RPM's order.
     const alt = AltLock.safeParse(lockJson);
-    if (alt.success) Object.assign(side, { versions: 'rpm', packages: alt.data.packages.map((p) => ({ name: p.name, version: evr(p), arch: p.arch })) });
-    if (st.kind === 'verify-licenses') Object.assign(side, reportLicenses(readJson(path.join(st.outputDir, LICENSE_REPORT))));
+    if (alt.success) {
+      Object.assign(side, { versions: 'rpm', packages: alt.data.packages.map((p) => ({ name: p.name, version: evr(p), arch: p.arch })) });
+      side.rpmDirs = [...(side.rpmDirs ?? []), altRpmDir(st.outputDir, alt.data.arch)];
+    }
+    if (st.kind === 'verify-licenses') Object.assign(side, reportLicenses(await storedJson(st.key)));
   }
   side.tests = tests;
   // The outputs the variant names as its artifacts, from its result (a finished build).
@@ -93,7 +114,7 @@ export async function lastGoodBefore(client: Client, buildId: string, product: s
 }
 
 /** Per arch both builds have: what changed from `from` (default: the last good build before) to `to`. */
-export async function diffBuilds(client: Client, to: string, from: string | undefined, opts: { debDir: string; storeDir?: string; arch?: string }): Promise<Changes[]> {
+export async function diffBuilds(client: Client, to: string, from: string | undefined, opts: { debDir: string; storeDir?: string; config?: Config; arch?: string }): Promise<Changes[]> {
   const toPlan = await planOfBuild(client, to);
   const base = from ?? (await lastGoodBefore(client, to, toPlan.product));
   if (!base) throw new Error(`build ${to} has no succeeded build of ${toPlan.product} before it to compare with: name one`);
@@ -102,9 +123,9 @@ export async function diffBuilds(client: Client, to: string, from: string | unde
   if (arches.length === 0) throw new Error(`builds ${base} and ${to} share no arch${opts.arch ? ` ${opts.arch}` : ''}`);
   const out: Changes[] = [];
   for (const arch of arches) {
-    const a = await readSide(client, base, arch, opts.storeDir);
-    const b = await readSide(client, to, arch, opts.storeDir);
-    out.push(compareBuilds(a, b, debCacheChangelogs(opts.debDir, [a, b])));
+    const a = await readSide(client, base, arch, opts.storeDir, opts.config);
+    const b = await readSide(client, to, arch, opts.storeDir, opts.config);
+    out.push(compareBuilds(a, b, b.versions === 'rpm' ? altChangelogs([a, b]) : debCacheChangelogs(opts.debDir, [a, b])));
   }
   return out;
 }

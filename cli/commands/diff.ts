@@ -20,7 +20,7 @@ export const diffCommand: Command = {
     const ctx = new CliContext();
     try {
       // With two builds named, the first is the newer one: `diff tonight yesterday`.
-      const changes = await diffBuilds(await ctx.client(), to, from, { debDir: debCacheDir(ctx.config), storeDir: ctx.config.storeDir, ...(values.arch ? { arch: values.arch } : {}) });
+      const changes = await diffBuilds(await ctx.client(), to, from, { debDir: debCacheDir(ctx.config), storeDir: ctx.config.storeDir, config: ctx.config, ...(values.arch ? { arch: values.arch } : {}) });
       io.stdout.write(values.json ? `${JSON.stringify(changes, null, 2)}\n` : changes.map(changesMarkdown).join('\n'));
       return EXIT.ok;
     } finally {

@@ -9,10 +9,10 @@ import { cancelBuild, operatorAction, type OperatorAction } from '../../service/
 
 /** `sborka approve` remembers like the API's approve: one decision per package asked about (service/api/approve.ts). */
 async function approveFromCli(client: Parameters<typeof approveReview>[0], buildId: string, opts: Parameters<typeof approveReview>[2], name: string) {
-  const { stateDir } = loadConfig();
-  const db = openApiDb(stateDir);
+  const config = loadConfig();
+  const db = openApiDb(config.stateDir);
   try {
-    return await approveReview(client, buildId, opts, { db, stateDir, actor: { name, role: 'admin' } });
+    return await approveReview(client, buildId, opts, { db, stateDir: config.stateDir, config, actor: { name, role: 'admin' } });
   } finally {
     db.close();
   }

@@ -2,16 +2,19 @@
 // by service/builds.ts like every operator action, with who approved it for the record.
 // The approval is also remembered: one license decision per package the review asked about
 // (service/api/decisions.ts), scoped to the build's product and owner and to the exact
-// version judged, so the next build of that product does not ask again.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+// version judged, so the next build of that product does not ask again. The review's report
+// is read from the step's store entry (service/step-file.ts), so an approval made on any host
+// of a farm records them, not only on the host that ran the step.
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import type { Config } from '../../config/config';
 import type { Decision } from '../../licenses/decisions';
 import { fullVersion, type PackageResult } from '../../licenses/policy';
 import type { LicenseReport } from '../../licenses/report';
+import type { Owner } from '../../plan/plan';
 import { ownerLabel } from '../../workflows/search-values';
 import { buildView, operatorAction, planOfBuild } from '../builds';
+import { readStepFile, storeOf } from '../step-file';
 import { newDecisionId, recordDecisions, revokeDecision, type Actor } from './decisions';
 import type { Db } from './db';
 import { conflict } from './http';
@@ -19,6 +22,8 @@ import { conflict } from './http';
 export interface RememberApproval {
   db: Db;
   stateDir: string;
+  /** This host's configuration: the store the review's report is read through. */
+  config: Config;
   actor: Actor;
   /** The build's owner label (community, maintainer:<team>, partner:<name>); read from the build's plan when absent. */
   owner?: string;
@@ -57,12 +62,13 @@ export async function approveReview(
 
 /**
  * Records the decisions of an approval about to be sent (the API's route and `sborka
- * approve` both). A report this host cannot read records none: the approval itself stands.
+ * approve` both). A report the store does not hold soundly records none: the approval stands.
  */
 async function rememberApproval(client: Client, buildId: string, target: { variantId: string; step: string }, remember: RememberApproval, reason?: string): Promise<Decision[]> {
   try {
-    const owner = remember.owner ?? ownerLabel((await planOfBuild(client, buildId)).owner);
-    const decisions = await decisionsFromReport(client, buildId, target.variantId, target.step, { ...remember, owner }, reason);
+    const plan = await planOfBuild(client, buildId);
+    const owner = remember.owner ?? ownerLabel(plan.owner);
+    const decisions = await decisionsFromReport(client, buildId, target.variantId, target.step, { ...remember, owner, planOwner: plan.owner }, reason);
     recordDecisions(remember.db, remember.actor, decisions, { buildId, stateDir: remember.stateDir });
     return decisions;
   } catch (e) {
@@ -71,13 +77,21 @@ async function rememberApproval(client: Client, buildId: string, target: { varia
   }
 }
 
-/** One decision per package the approved step sent to review, read from its license-report.json. */
-async function decisionsFromReport(client: Client, buildId: string, variantId: string, stepId: string, r: RememberApproval & { owner: string }, reason: string | undefined): Promise<Decision[]> {
+/** A report past this is not read here (a review of every package of a large image is a few MB). */
+const MAX_REPORT_BYTES = 64 << 20;
+
+/**
+ * One decision per package the approved step sent to review, read from the license-report.json
+ * of its store entry: a review verdict is a success, committed (and pushed) before the step waits.
+ */
+async function decisionsFromReport(client: Client, buildId: string, variantId: string, stepId: string, r: RememberApproval & { owner: string; planOwner: Owner }, reason: string | undefined): Promise<Decision[]> {
   const view = await buildView(client, buildId);
   const variant = view.variants.find((v) => v.variantId === variantId);
   const step = variant?.steps.find((s) => s.id === stepId);
-  if (!variant || !step?.outputDir) return [];
-  const report = JSON.parse(fs.readFileSync(path.join(step.outputDir, 'license-report.json'), 'utf8')) as LicenseReport;
+  if (!variant || !step?.key) return [];
+  const bytes = await readStepFile(storeOf({ config: r.config, ...(r.logger ? { logger: r.logger } : {}) }), { key: step.key, owner: r.planOwner }, 'license-report.json', MAX_REPORT_BYTES);
+  if (!bytes) throw new Error(`step ${stepId}'s store entry ${step.key} (or its license-report.json) is not in the store`);
+  const report = JSON.parse(bytes.toString('utf8')) as LicenseReport;
   const at = new Date().toISOString();
   const why = (reason ?? 'approved').replace(/\s*\(by [^()]+\)$/, '') || 'approved';
   return report.violations.filter((p: PackageResult) => p.status === 'review').map((p) => ({

@@ -264,7 +264,7 @@ export function buildRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (!canAct(principal.role, vb.owner, action)) throw forbidden(`this role cannot ${action} this build`);
       if (vb.description.status.name !== 'RUNNING') throw conflict(`build "${params.id}" is not running`);
       const reason = `${body.reason ?? action} (by ${principal.name}, ${principal.role})`;
-      if (action === 'approve') return approveReview(client, params.id, { ...body, reason }, { db: deps.db, stateDir: deps.config.stateDir, actor: principal, owner: vb.owner, logger: deps.logger });
+      if (action === 'approve') return approveReview(client, params.id, { ...body, reason }, { db: deps.db, stateDir: deps.config.stateDir, config: deps.config, actor: principal, owner: vb.owner, logger: deps.logger });
       try {
         const reply = await operatorAction(client, params.id, action as 'retry', { ...body, reason });
         return { ...OperatorReply.parse(reply), variantId: reply.variantId };

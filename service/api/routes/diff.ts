@@ -25,7 +25,7 @@ export function diffRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!from) throw badRequest(`build ${params.id} has no succeeded build of ${product} before it: name one with ?from=`);
     await visibleBuild(client, principal, from);
     try {
-      const changes = await diffBuilds(client, params.id, from, { debDir: debCacheDir(deps.config), storeDir: deps.config.storeDir, ...(query.arch ? { arch: query.arch } : {}) });
+      const changes = await diffBuilds(client, params.id, from, { debDir: debCacheDir(deps.config), storeDir: deps.config.storeDir, config: deps.config, ...(query.arch ? { arch: query.arch } : {}) });
       return { from, to: params.id, changes };
     } catch (e) {
       throw badRequest(e instanceof Error ? e.message : String(e));
