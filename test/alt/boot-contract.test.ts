@@ -19,6 +19,7 @@ import type { KvmStatus } from '../../activities/vm/kvm';
 import type { Config } from '../../config/config';
 import { makeTmpDir, quietSdkLogger, removeDir, silentLogger, testConfig, waitFor } from '../activities/helpers';
 import { buildStep, commitConfiguredRoot, debianStep, debianTestRoot, qemuUnder, runner } from '../debian/image-fixture';
+import { runInAttemptEnv } from '../activities/attempt-env';
 import { fakeHost, recipePlan, useFakes, type FakeHost } from './helpers';
 
 jest.setTimeout(900_000);
@@ -46,7 +47,9 @@ const bootStep = (test: { expect: string; timeoutMs: number }, needs: string[]) 
 function altRun(step: unknown, inputs: Record<string, string>, env = new MockActivityEnvironment({}, { logger: quietSdkLogger })): Promise<StepResult> {
   const registry = defaultRegistry({ alt: { host: fake.host } });
   const { runStep } = createActivities({ config, logger: silentLogger, registry, killGraceMs: 3000 });
-  return env.run(runStep, StepInput.parse({ buildId: 'b-boot', variantId: VARIANT, toolchain: { name: 'alt', version: '1' }, step, inputs }));
+  const input = StepInput.parse({ buildId: 'b-boot', variantId: VARIANT, toolchain: { name: 'alt', version: '1' }, step, inputs });
+  // Through the attempt interceptor, as a worker runs it: it owns the heartbeat the cancel test watches.
+  return runInAttemptEnv(env, config.stateDir, () => runStep(input));
 }
 
 beforeAll(async () => {
