@@ -9,82 +9,32 @@ import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
-import { logsShipped } from '../../activities/log-ship';
-import { closeLogStores } from '../../activities/log-store';
 import { StepStore } from '../../activities/store';
-import { loadConfig, type Config } from '../../config/config';
-import { openApiDb, type Db } from '../../service/api/db';
-import { createApiServer, type ApiServer } from '../../service/api/server';
-import { createToken } from '../../service/api/tokens';
+import type { Config } from '../../config/config';
 import { readSide } from '../../service/changes';
-import { startWorkers, type WorkerSet } from '../../service/worker';
-import { eventually, SborkaEnv } from '../helpers/sborka-env';
-import { startRegistry, type Registry } from '../publish/helpers';
+import { eventually } from '../helpers/sborka-env';
+import { startFarm, type Farm } from './farm-fixture';
 
 jest.setTimeout(300_000);
 
+let farm: Farm;
 let regDir: string;
-let registry: Registry;
-let sborka: SborkaEnv;
 let client: Client;
 let hostA: Config;
 let hostB: Config;
-let workersA: WorkerSet;
-let workersB: WorkerSet;
-let server: ApiServer;
-let db: Db;
-let base: string;
 const warnings: string[] = [];
-const tokens: Record<string, string> = {};
 let firstBuild: string;
 
 beforeAll(async () => {
-  regDir = fs.mkdtempSync('/tmp/sborka-farm-approve-reg-');
-  registry = await startRegistry(regDir, { builder: 'secret-pw' });
-  sborka = await SborkaEnv.start();
-  client = await sborka.client();
-  const pw = path.join(sborka.stateDir, 'store-password');
-  fs.writeFileSync(pw, 'secret-pw\n');
-  const hostEnv = (name: string) => loadConfig({
-    ...sborka.env, TEMPORAL_ADDRESS: sborka.address, SBORKA_STATE_DIR: path.join(sborka.stateDir, name),
-    SBORKA_STORE_URL: `oci+http://${registry.host}/sborka-farm-approve`, SBORKA_STORE_USER: 'builder', SBORKA_STORE_PASSWORD_FILE: pw,
-  });
-  [hostA, hostB] = [hostEnv('host-a'), hostEnv('host-b')];
-  const quiet = pino({ level: process.env.SBORKA_TEST_LOG ?? 'silent' });
   // B's API logs at warn into the test: the warning of an approval without decisions.
-  const apiLog = pino({ level: 'warn' }, new Writable({ write(chunk: Buffer, _enc, done) { warnings.push(chunk.toString()); done(); } }));
-  workersA = await startWorkers({ config: hostA, logger: quiet, client, queues: ['build-x86_64'] });
-  workersB = await startWorkers({ config: hostB, logger: quiet, client, queues: ['sborka'] });
-  db = openApiDb(hostB.stateDir);
-  server = await createApiServer({ config: hostB, client, logger: apiLog, db, rateLimit: { perSecond: 1000, burst: 1000 }, dispatchWebhooks: false });
-  base = await server.listen(0, '127.0.0.1');
-  for (const role of ['admin', 'maintainer', 'partner:acme', 'partner:globex'] as const) tokens[role] = createToken(db, { role, name: `${role}-test`, createdBy: 'test' }).token;
+  const apiLogger = pino({ level: 'warn' }, new Writable({ write(chunk: Buffer, _enc, done) { warnings.push(chunk.toString()); done(); } }));
+  farm = await startFarm('sborka-farm-approve', { hosts: 2, roles: ['admin', 'maintainer', 'partner:acme', 'partner:globex'], apiLogger });
+  ({ regDir, client } = farm);
+  [hostA, hostB] = farm.hosts as [Config, Config];
 });
-afterAll(async () => {
-  await server?.close();
-  for (const w of [workersA, workersB]) w?.shutdown();
-  await Promise.all([workersA?.done, workersB?.done]);
-  db?.close();
-  await logsShipped();
-  await closeLogStores();
-  await sborka?.stop();
-  await registry?.stop();
-  fs.rmSync(regDir, { recursive: true, force: true });
-});
+afterAll(() => farm?.stop());
 
-async function req(url: string, as: string, method = 'GET', body?: unknown) {
-  const res = await fetch(base + url, {
-    method, headers: { authorization: `Bearer ${tokens[as]}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, text, json };
-}
+const req = (url: string, as: string, method = 'GET', body?: unknown) => farm.req(url, as, method, body);
 
 const DEP5 = 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n';
 

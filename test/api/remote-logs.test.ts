@@ -9,83 +9,35 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Client } from '@temporalio/client';
-import pino from 'pino';
-import { logsShipped } from '../../activities/log-ship';
-import { closeLogStores } from '../../activities/log-store';
 import { stepLogPath } from '../../activities/step-log';
 import { StepStore } from '../../activities/store';
 import { printLogs } from '../../cli/commands/logs';
-import { loadConfig, type Config } from '../../config/config';
-import { openApiDb, type Db } from '../../service/api/db';
-import { createApiServer, type ApiServer } from '../../service/api/server';
-import { createToken } from '../../service/api/tokens';
-import { startWorkers, type WorkerSet } from '../../service/worker';
+import type { Config } from '../../config/config';
 import { eventually, SborkaEnv, x86Plan } from '../helpers/sborka-env';
-import { startRegistry, type Registry } from '../publish/helpers';
+import { startFarm, type Farm } from './farm-fixture';
 import { sseEvents } from './helpers';
 
 jest.setTimeout(300_000);
 
 const ACME = { kind: 'partner', name: 'acme' };
+let farm: Farm;
 let regDir: string;
-let registry: Registry;
 let sborka: SborkaEnv;
 let client: Client;
 let hostA: Config;
 let hostB: Config;
 let hostC: Config;
-let workersA: WorkerSet;
-let workersB: WorkerSet;
-let server: ApiServer;
-let db: Db;
 let base: string;
-const tokens: Record<string, string> = {};
+let tokens: Record<string, string>;
 
 beforeAll(async () => {
-  regDir = fs.mkdtempSync('/tmp/sborka-remote-logs-reg-');
-  registry = await startRegistry(regDir, { builder: 'secret-pw' });
-  sborka = await SborkaEnv.start();
-  client = await sborka.client();
-  const pw = path.join(sborka.stateDir, 'store-password');
-  fs.writeFileSync(pw, 'secret-pw\n');
-  const hostEnv = (name: string) => loadConfig({
-    ...sborka.env, TEMPORAL_ADDRESS: sborka.address, SBORKA_STATE_DIR: path.join(sborka.stateDir, name),
-    SBORKA_STORE_URL: `oci+http://${registry.host}/sborka-remote-logs`, SBORKA_STORE_USER: 'builder', SBORKA_STORE_PASSWORD_FILE: pw,
-  });
-  [hostA, hostB, hostC] = [hostEnv('host-a'), hostEnv('host-b'), hostEnv('host-c')];
-  const logger = pino({ level: process.env.SBORKA_TEST_LOG ?? 'silent' });
-  workersA = await startWorkers({ config: hostA, logger, client, queues: ['build-x86_64'] });
-  workersB = await startWorkers({ config: hostB, logger, client, queues: ['sborka'] });
-  db = openApiDb(hostB.stateDir);
-  server = await createApiServer({ config: hostB, client, logger, db, rateLimit: { perSecond: 1000, burst: 1000 }, dispatchWebhooks: false });
-  base = await server.listen(0, '127.0.0.1');
-  for (const role of ['admin', 'partner:acme', 'partner:globex'] as const) tokens[role] = createToken(db, { role, name: `${role}-test`, createdBy: 'test' }).token;
+  farm = await startFarm('sborka-remote-logs', { hosts: 3, roles: ['admin', 'partner:acme', 'partner:globex'] });
+  ({ regDir, sborka, client, base, tokens } = farm);
+  [hostA, hostB, hostC] = farm.hosts as [Config, Config, Config];
 });
-afterAll(async () => {
-  await server?.close();
-  for (const w of [workersA, workersB]) w?.shutdown();
-  await Promise.all([workersA?.done, workersB?.done]);
-  db?.close();
-  await logsShipped();
-  await closeLogStores();
-  await sborka?.stop();
-  await registry?.stop();
-  fs.rmSync(regDir, { recursive: true, force: true });
-});
+afterAll(() => farm?.stop());
 
-async function req(url: string, as = 'partner:acme', method = 'GET', body?: unknown) {
-  const res = await fetch(base + url, {
-    method, headers: { authorization: `Bearer ${tokens[as]}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const bytes = Buffer.from(await res.arrayBuffer());
-  let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    json = JSON.parse(bytes.toString());
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, bytes, text: bytes.toString(), json };
-}
+const req = (url: string, as = 'partner:acme', method = 'GET', body?: unknown) => farm.req(url, as, method, body);
 
 /** Server-sent events until `end` or `error`; `onEvent` sees each one as it arrives. */
 async function follow(url: string, onEvent: (event: string, data: { text?: string; message?: string }) => void = () => undefined) {
