@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { indexKey } from './apt';
 import type { LockedPackage } from './lock';
+import { processIsRunning } from '../process-runner';
 
 /** statfs(2)'s f_type of a tmpfs. */
 const TMPFS_MAGIC = 0x01021994;
@@ -85,7 +86,7 @@ export async function sweepOrphanScratch(tmpfs: string): Promise<string[]> {
   const uid = process.getuid?.();
   for (const name of names) {
     const pid = Number(new RegExp(`^${PREFIX}(\\d+)-[A-Za-z0-9]{6}$`).exec(name)?.[1] ?? NaN);
-    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || processIsRunning(pid)) continue;
     const p = path.join(tmpfs, name);
     try {
       const st = await fs.lstat(p);
@@ -97,15 +98,6 @@ export async function sweepOrphanScratch(tmpfs: string): Promise<string[]> {
     }
   }
   return removed;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
