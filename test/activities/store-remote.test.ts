@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
+import { logsShipped } from '../../activities/log-ship';
 import { StepStore, type Staging } from '../../activities/store';
 import { LruCache } from '../../activities/store-cache';
 import { gcRemoteStore } from '../../activities/store-gc';
@@ -36,7 +37,11 @@ beforeEach(() => {
   dir = makeTmpDir();
   prefix = `sborka-store-${process.pid}-${++prefixN}`;
 });
-afterEach(() => removeDir(dir));
+afterEach(async () => {
+  // A cache hit ships its log in the background: let it finish before its state dir goes.
+  await logsShipped();
+  removeDir(dir);
+});
 
 /** A build host: its own state (cache, logs, upload sessions), the shared registry. */
 function host(name: string, env: Record<string, string> = {}, registryHost = registry.host): Config {
