@@ -71,7 +71,7 @@ export async function readSide(client: Client, buildId: string, arch: string, st
   // The license report from the step's store entry (pulled and checked on this host), never a worker's path.
   const store = config ? storeOf({ config }) : storeDir ? storeOf({ storeDir }) : undefined;
   const storedJson = async (key: string | undefined) => {
-    const bytes = store && key ? await readStepFile(store, { key, owner: plan.owner }, LICENSE_REPORT, 64 << 20).catch(() => undefined) : undefined;
+    const bytes = store && key ? await readStepFile(store, { key, owner: plan.owner }, LICENSE_REPORT).catch(() => undefined) : undefined;
     return bytes ? readJsonText(bytes.toString('utf8')) : undefined;
   };
   const tests: NonNullable<ChangeSide['tests']> = [];

@@ -27,7 +27,10 @@ export function storeOf(source: { config: Config; logger?: Logger } | { storeDir
  * The file's bytes, or undefined when no sound entry holds it. Throws when the entry lists
  * it but the bytes on this host differ (size or sha256) or exceed `maxBytes`.
  */
-export async function readStepFile(store: StepStore, ref: StepRef, file: string, maxBytes: number): Promise<Buffer | undefined> {
+/** What a host reads whole into memory from a step's entry (a report, a lock): not an image. */
+export const MAX_STEP_FILE_BYTES = 64 << 20;
+
+export async function readStepFile(store: StepStore, ref: StepRef, file: string, maxBytes = MAX_STEP_FILE_BYTES): Promise<Buffer | undefined> {
   const view = ref.owner?.kind === 'partner' ? store.forTenant(ref.owner.name) : store;
   const entry = await view.lookup(ref.key, { touch: false });
   const listed = entry?.manifest.outputs.files.find((f) => f.path === file);

@@ -77,9 +77,6 @@ async function rememberApproval(client: Client, buildId: string, target: { varia
   }
 }
 
-/** A report past this is not read here (a review of every package of a large image is a few MB). */
-const MAX_REPORT_BYTES = 64 << 20;
-
 /**
  * One decision per package the approved step sent to review, read from the license-report.json
  * of its store entry: a review verdict is a success, committed (and pushed) before the step waits.
@@ -89,7 +86,7 @@ async function decisionsFromReport(client: Client, buildId: string, variantId: s
   const variant = view.variants.find((v) => v.variantId === variantId);
   const step = variant?.steps.find((s) => s.id === stepId);
   if (!variant || !step?.key) return [];
-  const bytes = await readStepFile(storeOf({ config: r.config, ...(r.logger ? { logger: r.logger } : {}) }), { key: step.key, owner: r.planOwner }, 'license-report.json', MAX_REPORT_BYTES);
+  const bytes = await readStepFile(storeOf({ config: r.config, ...(r.logger ? { logger: r.logger } : {}) }), { key: step.key, owner: r.planOwner }, 'license-report.json');
   if (!bytes) throw new Error(`step ${stepId}'s store entry ${step.key} (or its license-report.json) is not in the store`);
   const report = JSON.parse(bytes.toString('utf8')) as LicenseReport;
   const at = new Date().toISOString();

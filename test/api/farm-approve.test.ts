@@ -52,7 +52,8 @@ function licensePlan(product: string, fooVersion: string, owner: unknown = { kin
   return {
     version: 1, product, toolchain: { name: 'debian', version: '1' }, owner,
     variants: [{
-      id: `${product}.x86_64`, product, arch: 'x86_64', taskQueue: 'build-x86_64', artifacts: [],
+      id: `${product}.x86_64`, product, arch: 'x86_64', taskQueue: 'build-x86_64',
+      artifacts: [{ name: 'license-report', step: 'verify-licenses', path: 'license-report.json', format: 'report' }],
       steps: [
         { id: 'make-root', kind: 'exec', params: { argv: [process.execPath, '-e', script] } },
         { id: 'verify-licenses', kind: 'verify-licenses', needs: ['make-root'], params: {
@@ -114,6 +115,11 @@ describe('an approval on host B for a review that ran on host A', () => {
     // Read through B's own cache in front of the registry.
     expect(await new StepStore(hostB.storeDir).lookup(step.key, { touch: false })).toBeDefined();
     expect((await finished(buildId)).product.state).toBe('succeeded');
+    // The license report route reads it through B's store too, never A's rewritten copy.
+    const lic = await req(`/api/builds/${buildId}/licenses`, 'admin');
+    expect(lic.json.variants[0]).toMatchObject({ variantId: 'farm-lic.x86_64', present: true });
+    expect(JSON.stringify(lic.json.variants[0].report)).toContain('"foo"');
+    expect(JSON.stringify(lic.json.variants[0].report)).not.toContain('zzz');
   });
 
   it('a report that fails its digest records no decision; the approval stands and a warning says why', async () => {

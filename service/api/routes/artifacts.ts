@@ -1,7 +1,6 @@
 // Artifacts (download with checksums), short-lived download links a browser can follow,
 // license reports and SBOMs. Bytes come from the store through this host's cache (../artifacts.ts).
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -10,6 +9,7 @@ import { ArtifactInfo, artifactFile, checkedStream, publicInfo, resolveArtifacts
 import { BuildId, visibleBuild } from '../build-access';
 import type { ApiDeps } from '../deps';
 import { ApiError, notFound, route, type Principal } from '../http';
+import { readStepFile, storeOf } from '../../step-file';
 import { tokenInfo } from '../tokens';
 
 const LINK_TTL_MS = 10 * 60_000;
@@ -112,9 +112,11 @@ export function artifactRoutes(app: FastifyInstance, deps: ApiDeps): void {
     await visibleBuild(client, principal, params.id);
     const [plan, view] = await Promise.all([planOfBuild(client, params.id), buildView(client, params.id)]);
     const all = await resolveArtifacts(config, params.id, plan, view.variants);
+    // Through the store like every step file, bounded and checked against the entry's sha256.
+    const store = storeOf({ config, logger: deps.logger });
     const reports = await Promise.all(plan.variants.map(async (v) => {
       const report = all.find((a) => a.variantId === v.id && a.name === 'license-report');
-      return report ? artifactFile(config, report, deps.logger) : undefined;
+      return report?.available && report.key !== undefined ? readStepFile(store, { key: report.key, owner: plan.owner }, report.path) : undefined;
     }));
     return {
       variants: plan.variants.map((v, i) => {
@@ -124,7 +126,7 @@ export function artifactRoutes(app: FastifyInstance, deps: ApiDeps): void {
         if (!report) return { variantId: v.id, present: false, reason: 'the plan checks no licenses' };
         const file = reports[i];
         if (!report.available || !file) return { variantId: v.id, present: false, reason: 'the license check has not produced a report', ...(stepState ? { stepState } : {}) };
-        const parsed = JSON.parse(fs.readFileSync(file.file, 'utf8')) as { verdict?: string };
+        const parsed = JSON.parse(file.toString('utf8')) as { verdict?: string };
         return {
           variantId: v.id,
           present: true,
