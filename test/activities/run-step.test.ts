@@ -150,8 +150,15 @@ describe('runStep', () => {
   it('heartbeats progress with the pid and the last line', async () => {
     const env = mockEnv();
     const beats: StepProgress[] = [];
-    env.on('heartbeat', (d: StepProgress) => beats.push(d));
-    await run(stepInput({ id: 'p', kind: 'exec', params: { argv: ['sh', '-c', 'echo SBORKA_PROGRESS=0.5; echo done'] } }), {}, env);
+    // A successful attempt sends no unsent progress at its end: the step waits until a beat
+    // with its last line was heard, so the test does not depend on how fast the machine is.
+    const gate = path.join(dir, 'progress-heard');
+    env.on('heartbeat', (d: StepProgress) => {
+      beats.push(d);
+      if (d.lastLine === 'done') fs.writeFileSync(gate, '');
+    });
+    const script = `echo SBORKA_PROGRESS=0.5; echo done; while [ ! -e '${gate}' ]; do sleep 0.05; done`;
+    await run(stepInput({ id: 'p', kind: 'exec', params: { argv: ['sh', '-c', script] } }), {}, env);
     expect(beats.length).toBeGreaterThan(0);
     const last = beats[beats.length - 1]!;
     expect(last.pid).toEqual(expect.any(Number));
